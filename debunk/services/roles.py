@@ -1,0 +1,48 @@
+"""The three roles, kept as groups whose permissions are synced after every migrate."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+FACT_CHECKER = "fact-checker"
+REVIEWER = "reviewer"
+ADMINISTRATOR = "administrator"
+
+_STOCK_MODELS = ["rumor", "rumorvariant", "rumorsource", "debunk", "debunksource", "attachment"]
+_FACT_CHECKER = (
+    [("debunk", f"{verb}_{model}") for model in _STOCK_MODELS for verb in ("view", "add", "change")]
+    + [("debunk", f"delete_{model}") for model in ["rumorvariant", "rumorsource", "debunksource", "attachment"]]
+    + [("debunk", "submit_rumor"), ("debunk", "view_auditevent"), ("debunk", "view_platform")]
+    + [("labels", "view_category"), ("labels", "view_verdictlabel")]
+)
+_REVIEWER = _FACT_CHECKER + [("debunk", "review_rumor"), ("debunk", "delete_debunk")]
+_ADMINISTRATOR = (
+    _REVIEWER
+    + [("labels", f"{verb}_{model}") for model in ["category", "verdictlabel"] for verb in ("add", "change", "delete")]
+    + [("debunk", f"{verb}_platform") for verb in ("add", "change", "delete")]
+    + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
+)
+ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRATOR: _ADMINISTRATOR}
+
+
+def roles_sync() -> None:
+    """Create the role groups and set exactly their permissions (idempotent)."""
+    for name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        query = Q(pk__in=[])
+        for app_label, codename in perms:
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(query))
+
+
+def system_user(username: str, role: str) -> "object":
+    """A staff account that cannot log in, for actions the software takes (imports, expiry)."""
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username, defaults={"is_active": True})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    if not user.groups.filter(name=role).exists():
+        roles_sync()
+        user.groups.add(Group.objects.get(name=role))
+    return user

@@ -1,0 +1,99 @@
+"""The classification standard: rumor categories (a tree) and verdict labels."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+code_validator = RegexValidator(r"^[a-z][a-z0-9_]*$", _("Use lower-case letters, digits and underscores."))
+
+
+class LocalizedNameMixin:
+    """Picks the zh or en display text for the active language."""
+
+    def localized(self, zh: str, en: str) -> str:
+        lang = translation.get_language() or "zh-hans"
+        return en if lang.startswith("en") and en else zh
+
+
+class Category(LocalizedNameMixin, models.Model):
+    class Tier(models.IntegerChoices):
+        STRICT = 1, _("Tier 1: strict and fast")
+        PROMPT = 2, _("Tier 2: push authorities for a prompt response")
+        COORDINATE = 3, _("Tier 3: coordinate with departments")
+
+    code = models.SlugField(_("code"), max_length=64, unique=True, validators=[code_validator])
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    name_zh = models.CharField(_("Chinese name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100)
+    tier = models.PositiveSmallIntegerField(_("handling tier"), choices=Tier.choices, default=Tier.COORDINATE)
+    review_deadline_hours = models.PositiveIntegerField(_("review deadline (hours)"), default=24)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "code"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.localized(self.name_zh, self.name_en)
+
+    def ancestors(self) -> list["Category"]:
+        chain, node, seen = [], self.parent, {self.pk}
+        while node is not None and node.pk not in seen:
+            chain.insert(0, node)
+            seen.add(node.pk)
+            node = node.parent
+        return chain
+
+
+class VerdictLabel(LocalizedNameMixin, models.Model):
+    class Action(models.TextChoices):
+        BLOCK = "block", _("block")
+        LABEL = "label", _("label")
+        REVIEW = "review", _("review")
+        ALLOW = "allow", _("allow")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True, validators=[code_validator])
+    text_zh = models.CharField(_("Chinese text"), max_length=50)
+    text_en = models.CharField(_("English text"), max_length=50)
+    colour = models.CharField(
+        _("colour"), max_length=7, validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use #RRGGBB."))]
+    )
+    severity_rank = models.PositiveSmallIntegerField(
+        _("severity rank"), help_text=_("Higher is more harmful; used to order matches.")
+    )
+    claimreview_rating = models.CharField(
+        _("ClaimReview rating"), max_length=50, help_text=_("schema.org reviewRating alternateName, e.g. False.")
+    )
+    claimreview_value = models.PositiveSmallIntegerField(
+        _("ClaimReview rating value"), help_text=_("1 (false) to 5 (true), with worstRating 1 and bestRating 5.")
+    )
+    default_action = models.CharField(_("default action"), max_length=10, choices=Action.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-severity_rank", "code"]
+        verbose_name = _("verdict label")
+        verbose_name_plural = _("verdict labels")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(claimreview_value__gte=1, claimreview_value__lte=5),
+                name="verdict_claimreview_value_1_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def text(self) -> str:
+        return self.localized(self.text_zh, self.text_en)
