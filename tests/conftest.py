@@ -27,3 +27,37 @@ def administrator(db):
 @pytest.fixture
 def outsider(db):
     return UserFactory(username="outsider", roles=[])
+
+
+def pytest_addoption(parser):
+    parser.addoption("--screenshots-dir", default="var/screenshots", help="Where browser tests save PNG screenshots.")
+
+
+@pytest.fixture
+def seeded_transactional_db(transactional_db):
+    """A transactional database (visible to other processes) with the classification standard re-seeded:
+    Django flushes tables, data migrations included, between transactional tests."""
+    from labels.standard import load_seed, standard_import
+
+    standard_import(load_seed())
+
+
+@pytest.fixture(autouse=True)
+def eager_celery(request):
+    """Tasks run in the test process unless the test asks for a real worker (marker celery_worker)."""
+    from debunk.celery import app
+
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def celery_worker(seeded_transactional_db):
+    from tests.celery_worker import start_worker
+
+    yield from start_worker()

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -92,9 +93,13 @@ class VariantInline(admin.TabularInline):
     extra = 0
 
 
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class SourceInline(admin.TabularInline):
     model = RumorSource
     extra = 0
+    formfield_overrides = HTTPS_URLS
 
 
 class DebunkInline(admin.StackedInline):
@@ -352,7 +357,7 @@ class RumorAdmin(RumorAdminBase):
         if name not in TRANSITIONS or not request.user.has_perm(TRANSITIONS[name]["perm"]):
             raise PermissionDenied
         spec = TRANSITIONS[name]
-        form = TransitionForm(request.POST or None, reason_required=spec["reason"])
+        form = TransitionForm(request.POST if request.method == "POST" else None, reason_required=spec["reason"])
         errors: list[str] = []
         if request.method == "POST" and form.is_valid():
             try:
@@ -435,6 +440,7 @@ class DebunkAdmin(SimpleHistoryAdmin):
     class SourceInline(admin.TabularInline):
         model = DebunkSource
         extra = 0
+        formfield_overrides = HTTPS_URLS
 
     inlines = [SourceInline]
 
