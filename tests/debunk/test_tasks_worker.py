@@ -29,7 +29,8 @@ def test_worker_expires_published_rumors_past_their_window(celery_worker):
     expire_rumors.delay()  # goes through Redis; the worker fans out one task per rumor
 
     assert wait_until(lambda: Rumor.objects.filter(pk__in=past, status="expired").count() == 2), (
-        "the worker did not expire the rumors in time")
+        "the worker did not expire the rumors in time"
+    )
     assert Rumor.objects.get(pk=rumors[2].pk).status == "published"
     assert AuditEvent.objects.filter(action="rumor.expire").count() == 2
     expire_rumors.delay()  # running again changes nothing: the task is idempotent
