@@ -1,0 +1,1 @@
+"""Near-duplicate matching of posts against the rumor stock: normalise, fingerprint, index, decide."""

@@ -1,0 +1,99 @@
+"""The LSH index against a brute-force scan of exact Jaccard: the index must find what the scan finds."""
+
+import random
+
+import numpy as np
+import pytest
+from datasketch import LeanMinHash, MinHash
+
+from debunk.matching.fingerprint import (
+    NUM_PERM,
+    SEED,
+    fingerprint,
+    jaccard,
+    minhash,
+    positional_shingles,
+    shingle_hashes,
+    window_signatures,
+)
+from debunk.matching.index import Entry, MatchIndex
+
+ALPHABET = "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坐集编宝谈府拉黑且随格尽剑讲布杀微怕母调局根曾准团段终乐切级克精哪官示冷域读"
+
+
+def random_text(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(ALPHABET) for _ in range(n))
+
+
+def edit(rng: random.Random, text: str, changes: int) -> str:
+    chars = list(text)
+    for _ in range(changes):
+        chars[rng.randrange(len(chars))] = rng.choice(ALPHABET)
+    return "".join(chars)
+
+
+def entry(fp_id: int, text: str) -> Entry:
+    fp = fingerprint(text)
+    return Entry(fp_id, rumor_id=fp_id, shingles=fp.shingles, signature=fp.signature, exact=fp.exact)
+
+
+def test_signatures_are_datasketch_minhashes():
+    fp = fingerprint("网传某市自来水厂被污染全市停水三天请大家赶紧囤水")
+    lean = LeanMinHash(MinHash(num_perm=NUM_PERM, seed=SEED, hashvalues=fp.signature, scheme="affine32"))
+    assert lean.hashvalues.tolist() == fp.signature.tolist()
+    other = fingerprint("网传某市自来水厂被污染全市停水两天请大家赶紧囤水")
+    estimate = lean.jaccard(
+        LeanMinHash(MinHash(num_perm=NUM_PERM, seed=SEED, hashvalues=other.signature, scheme="affine32"))
+    )
+    assert abs(estimate - jaccard(fp.shingles, other.shingles)) < 0.2
+
+
+def test_window_signatures_equal_minhash_of_each_window():
+    positional = positional_shingles(random_text(random.Random(1), 300))
+    windows = window_signatures(positional, 48)
+    for i, start in enumerate(range(0, positional.size - 48 + 1, 12)):
+        if i >= len(windows):
+            break
+        assert np.array_equal(windows[i], minhash(np.unique(positional[start : start + 48])))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_index_finds_every_pair_at_jaccard_07_that_brute_force_finds(seed):
+    rng = random.Random(seed)
+    stock = [random_text(rng, rng.randint(20, 200)) for _ in range(400)]
+    index = MatchIndex(entry(i, t) for i, t in enumerate(stock))
+    queries = [edit(rng, rng.choice(stock), rng.randint(0, 6)) for _ in range(200)]
+    queries += [random_text(rng, 80) for _ in range(50)]
+    missed = total = 0
+    for query in queries:
+        fp = fingerprint(query)
+        truth = {i for i, t in enumerate(stock) if jaccard(fp.shingles, shingle_hashes(t)) >= 0.7}
+        found = index.candidates(fp.signature, fp.exact)
+        total += len(truth)
+        missed += len(truth - found)
+    assert total > 150
+    assert missed / total <= 0.005
+
+
+def test_add_and_remove_take_effect_without_rebuild():
+    rng = random.Random(7)
+    base = [random_text(rng, 100) for _ in range(50)]
+    index = MatchIndex(entry(i, t) for i, t in enumerate(base))
+    new_text = random_text(rng, 120)
+    fp = fingerprint(new_text)
+    assert 500 not in index.candidates(fp.signature, fp.exact)
+    index.add(entry(500, new_text))
+    assert 500 in index.candidates(fp.signature, fp.exact)
+    index.remove(500)
+    assert 500 not in index.candidates(fp.signature, fp.exact)
+    old = fingerprint(base[3])
+    index.remove(3)
+    assert 3 not in index.candidates(old.signature, old.exact)
+    assert len(index) == 49
+
+
+def test_short_texts_match_by_exact_hash_only():
+    index = MatchIndex([entry(1, "某地停水")])
+    assert index.get(1).signature is None
+    assert index.candidates(None, fingerprint("某地停水").exact) == {1}
+    assert index.candidates(None, fingerprint("某地停电").exact) == set()
