@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "simple_history",
     "labels",
     "debunk",
@@ -129,6 +130,12 @@ CELERY_BEAT_SCHEDULE = {
     "expire-rumors": {"task": "debunk.tasks.expire_rumors", "schedule": 300.0},
 }
 
+# Matching: how often each process checks whether the match index changed, and the containment
+# thresholds (share of a rumor's text found inside a longer post). Similarity thresholds are per verdict label.
+MATCH_INDEX_POLL_SECONDS = float(env_str("MATCH_INDEX_POLL_SECONDS", "1.0"))
+MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
+MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
+
 # Search (issue: public search). Empty means the database backend only.
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
 
@@ -179,11 +186,42 @@ X_FRAME_OPTIONS = "DENY"
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The platforms' API (debunk/api): API keys, per-key throttling, JSON only, OpenAPI schema at /api/v1/schema/.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["debunk.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["debunk.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Debunk platform API",
+    "DESCRIPTION": "Match posts against the verified rumor stock. Authenticate with `Authorization: Api-Key <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `12000/min` (number / s, min, hour or day)."""
+    value = env_str(name, default).strip() or default
+    number, _slash, period = value.partition("/")
+    if not number.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name} must look like 12000/min, got {value!r}")
+    return value
+
+
+# Requests a minute (or /s, /hour, /day) per API key; batch endpoints have their own budget.
+API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "12000/min")
+API_BATCH_THROTTLE_RATE = env_rate("API_BATCH_THROTTLE_RATE", "600/min")
+# How long an API key lookup is cached: a revoked key (or deactivated platform) stops working within this time.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -78,6 +78,16 @@ class VerdictLabel(LocalizedNameMixin, models.Model):
         _("ClaimReview rating value"), help_text=_("1 (false) to 5 (true), with worstRating 1 and bestRating 5.")
     )
     default_action = models.CharField(_("default action"), max_length=10, choices=Action.choices)
+    match_auto_threshold = models.FloatField(
+        _("auto-match threshold"),
+        default=0.7,
+        help_text=_("Posts at or above this similarity get the default action."),
+    )
+    match_review_threshold = models.FloatField(
+        _("review threshold"),
+        default=0.5,
+        help_text=_("Posts between this and the auto threshold go to the suspected-match queue."),
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -298,8 +298,11 @@ class RumorAdmin(RumorAdminBase):
                 audit_record(actor=user, action=f"{obj._meta.model_name}.delete", target=obj)
                 obj.delete()
         for obj in instances:
-            if isinstance(obj, RumorVariant) and obj.pk is None:
-                rumor_services.variant_add(rumor=obj.rumor, by=user, text=obj.text)
+            if isinstance(obj, RumorVariant):
+                if obj.pk is None:
+                    rumor_services.variant_add(rumor=obj.rumor, by=user, text=obj.text)
+                else:
+                    rumor_services.variant_update(variant=obj, by=user, text=obj.text)
             elif isinstance(obj, Debunk):
                 debunk_services.debunk_save(debunk=obj, by=user)
             elif isinstance(obj, Attachment):

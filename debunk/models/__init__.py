@@ -1,15 +1,24 @@
+from debunk.models.apikey import ApiKey, ApiRequestLog
 from debunk.models.attachment import Attachment
 from debunk.models.audit import AuditEvent
 from debunk.models.debunk import Debunk, DebunkSource
+from debunk.models.matching import AllowListEntry, Fingerprint, IndexState, Match, Post
 from debunk.models.platform import Platform
 from debunk.models.rumor import ReviewItem, Rumor, RumorSource, RumorVariant
 
 __all__ = [
+    "AllowListEntry",
+    "ApiKey",
+    "ApiRequestLog",
     "Attachment",
     "AuditEvent",
     "Debunk",
     "DebunkSource",
+    "Fingerprint",
+    "IndexState",
+    "Match",
     "Platform",
+    "Post",
     "ReviewItem",
     "Rumor",
     "RumorSource",

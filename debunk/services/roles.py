@@ -20,6 +20,8 @@ _ADMINISTRATOR = (
     _REVIEWER
     + [("labels", f"{verb}_{model}") for model in ["category", "verdictlabel"] for verb in ("add", "change", "delete")]
     + [("debunk", f"{verb}_platform") for verb in ("add", "change", "delete")]
+    + [("debunk", f"{verb}_apikey") for verb in ("view", "add", "change")]
+    + [("debunk", "view_apirequestlog")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
 )
 ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRATOR: _ADMINISTRATOR}

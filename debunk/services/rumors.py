@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from debunk.models import Rumor, RumorSource, RumorVariant
 from debunk.services.audit import audit_record, diff, snapshot
+from debunk.services.fingerprints import index_bump, rumor_fingerprints_sync, variant_fingerprint_sync
 
 S = Rumor.Status
 TRANSITIONS: dict[str, set[str]] = {
@@ -66,6 +67,7 @@ def rumor_create(*, by: Any, claim: str, category: Any, verdict: Any, **fields: 
     rumor._history_user = by
     with transaction.atomic():
         _clean_and_save(rumor)
+        rumor_fingerprints_sync(rumor)
         audit_record(actor=by, action="rumor.create", target=rumor, changes=diff({}, snapshot(rumor)))
     return rumor
 
@@ -91,12 +93,17 @@ def rumor_update(*, rumor: Rumor, by: Any, **fields: Any) -> Rumor:
     rumor._history_user = by
     with transaction.atomic():
         _clean_and_save(rumor)
+        if "claim" in changes:
+            rumor_fingerprints_sync(rumor)
+        if rumor.status == S.PUBLISHED:
+            index_bump()  # verdict, validity or text changed what (or how) it matches
         audit_record(actor=by, action="rumor.update", target=rumor, changes=changes)
     return rumor
 
 
 def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str = "", **stamps: Any) -> Rumor:
     before = snapshot(rumor)
+    affects_matching = S.PUBLISHED in {rumor.status, target}
     rumor.status = target
     rumor.status_reason = reason
     rumor.updated_by = by
@@ -106,6 +113,8 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
     rumor._change_reason = action
     with transaction.atomic():
         rumor.save()
+        if affects_matching:
+            index_bump()
         audit_record(
             actor=by,
             action=action,
@@ -207,7 +216,30 @@ def variant_add(*, rumor: Rumor, by: Any, text: str) -> RumorVariant:
     with transaction.atomic():
         variant.full_clean()
         variant.save()
+        variant_fingerprint_sync(variant)
+        if rumor.status == S.PUBLISHED:
+            index_bump()
         audit_record(actor=by, action="variant.add", target=variant, changes={"text": [None, text]})
+    return variant
+
+
+def variant_update(*, variant: RumorVariant, by: Any, text: str) -> RumorVariant:
+    _require_perm(by, "debunk.change_rumorvariant")
+    text = (text or "").strip()
+    before = RumorVariant.objects.get(pk=variant.pk).text
+    if text == before:
+        return variant
+    if not text:
+        raise ValidationError({"text": _("A variant cannot be empty.")})
+    variant.text = text
+    variant._history_user = by
+    with transaction.atomic():
+        variant.full_clean()
+        variant.save()
+        variant_fingerprint_sync(variant)
+        if variant.rumor.status == S.PUBLISHED:
+            index_bump()
+        audit_record(actor=by, action="variant.update", target=variant, changes={"text": [before, text]})
     return variant
 
 
@@ -216,7 +248,9 @@ def variant_remove(*, variant: RumorVariant, by: Any) -> None:
     variant._history_user = by
     with transaction.atomic():
         audit_record(actor=by, action="variant.remove", target=variant, changes={"text": [variant.text, None]})
-        variant.delete()
+        variant.delete()  # its fingerprint goes with it (cascade)
+        if variant.rumor.status == S.PUBLISHED:
+            index_bump()
 
 
 def source_add(*, rumor: Rumor, by: Any, url: str, title: str = "", seen_at: Any = None) -> RumorSource:

@@ -1,0 +1,140 @@
+"""POST /api/v1/match and /api/v1/match/batch: is this post a known rumor, and what to do with it."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from debunk.api.request_log import LoggedAPIView
+from debunk.api.throttling import ApiKeyBatchThrottle
+from debunk.api.views import ERROR_RESPONSES
+from debunk.services.matching import match_text
+
+MAX_TEXT = 20_000
+MAX_BATCH = 1_000
+CONTEXTS = ["publish", "compose", "comment", "search"]
+
+
+class MatchInput(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
+    platform_post_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    context = serializers.ChoiceField(choices=CONTEXTS, required=False, default="publish")
+
+    def validate_text(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+
+class BatchItemInput(MatchInput):
+    id = serializers.CharField(max_length=128)
+
+
+class BatchInput(serializers.Serializer):
+    items = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH)
+
+
+class VerdictOut(serializers.Serializer):
+    code = serializers.CharField()
+    text = serializers.CharField()
+
+
+class DebunkOut(serializers.Serializer):
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    url = serializers.CharField()
+
+
+class EvidenceOut(serializers.Serializer):
+    post_span = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
+    rumor_span = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
+
+
+class MatchItemOut(serializers.Serializer):
+    rumor_id = serializers.IntegerField()
+    similarity = serializers.FloatField()
+    containment = serializers.FloatField()
+    decision = serializers.ChoiceField(choices=["matched", "suspected"])
+    verdict = VerdictOut()
+    label_text = serializers.CharField()
+    debunk = DebunkOut(allow_null=True)
+    evidence = EvidenceOut(many=True)
+
+
+class WarningOut(serializers.Serializer):
+    text = serializers.CharField()
+    rumor_id = serializers.IntegerField()
+
+
+class MatchOut(serializers.Serializer):
+    matched = serializers.BooleanField()
+    action = serializers.ChoiceField(choices=["block", "label", "review", "allow"])
+    matches = MatchItemOut(many=True)
+    warning = WarningOut(required=False, help_text="With context `compose`: a warning for the author.")
+    index_version = serializers.IntegerField()
+    took_ms = serializers.FloatField()
+
+
+class BatchResultOut(MatchOut):
+    id = serializers.CharField()
+
+
+class BatchOut(serializers.Serializer):
+    results = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="One per item, in order: a match result with the item's `id`, or `{id, error: {field: [msg]}}`.",
+    )
+
+
+def _run(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    return match_text(
+        text=data["text"],
+        platform=request.user.platform,
+        context=data["context"],
+        platform_post_id=data["platform_post_id"],
+    )
+
+
+class MatchView(LoggedAPIView):
+    @extend_schema(
+        summary="Match one post against the rumor stock",
+        request=MatchInput,
+        responses={200: MatchOut, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        form = MatchInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        result = _run(request, form.validated_data)
+        self.log_outcome, self.log_items = result["action"], 1
+        return Response(result)
+
+
+class MatchBatchView(LoggedAPIView):
+    throttle_classes = [ApiKeyBatchThrottle]
+
+    @extend_schema(
+        summary="Match up to 1,000 posts; a bad item gets its own error",
+        request=BatchInput,
+        responses={200: BatchOut, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        form = BatchInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        results, actions = [], set()
+        for raw in form.validated_data["items"]:
+            item = BatchItemInput(data=raw if isinstance(raw, dict) else {"text": None})
+            if not item.is_valid():
+                item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+                errors = (
+                    item.errors if isinstance(raw, dict) else {"non_field_errors": ["Each item must be an object."]}
+                )
+                results.append({"id": item_id, "error": errors})
+                continue
+            result = _run(request, item.validated_data)
+            actions.add(result["action"])
+            results.append({"id": item.validated_data["id"], **result})
+        self.log_items = len(results)
+        self.log_outcome = "batch:" + ",".join(sorted(actions)) if actions else "batch:errors"
+        return Response({"results": results})

@@ -1,0 +1,91 @@
+"""The API's own endpoints: a ping (the HTTP floor for benchmarks) and a platform's request log."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from debunk.api.auth import ApiKeyAuthentication, IsPlatform
+from debunk.api.request_log import LoggedAPIView, RequestLogMixin
+from debunk.api.throttling import ApiKeyRateThrottle
+from debunk.models import ApiRequestLog
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+ERROR_RESPONSES = {
+    401: OpenApiResponse(ErrorSerializer, description="No, malformed, unknown or revoked API key."),
+    403: OpenApiResponse(ErrorSerializer, description="The key's platform is inactive."),
+    429: OpenApiResponse(ErrorSerializer, description="Rate limit of the key reached; see Retry-After."),
+}
+"""Error responses every API endpoint may give, for `@extend_schema(responses={200: …, **ERROR_RESPONSES})`."""
+
+
+class PingView(LoggedAPIView):
+    """Answers `{"ok": true}` to a valid key: the HTTP floor for benchmarks."""
+
+    @extend_schema(
+        summary="Check the API key and the connection",
+        responses={200: inline_serializer("Ping", {"ok": serializers.BooleanField()}), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+class RequestLogSerializer(serializers.ModelSerializer):
+    api_key = serializers.CharField(source="api_key.display_prefix", read_only=True)
+
+    class Meta:
+        model = ApiRequestLog
+        fields = ["id", "created_at", "api_key", "method", "path", "status_code", "latency_ms", "outcome", "items"]
+        read_only_fields = fields
+
+
+class LogFilterSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text="Only requests at or after this ISO 8601 time.")
+
+
+class LogPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class LogListView(RequestLogMixin, generics.ListAPIView):
+    """The calling platform's own API requests, newest first."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsPlatform]
+    throttle_classes = [ApiKeyRateThrottle]
+    serializer_class = RequestLogSerializer
+    pagination_class = LogPagination
+
+    def get_queryset(self) -> QuerySet[ApiRequestLog]:
+        filters = LogFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = ApiRequestLog.objects.filter(platform_id=self.request.auth.platform_id).select_related("api_key")
+        if since := filters.validated_data.get("since"):
+            queryset = queryset.filter(created_at__gte=since)
+        return queryset
+
+    @extend_schema(
+        summary="Your platform's API requests, newest first",
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601; requests at or after")],
+        responses={
+            200: RequestLogSerializer(many=True),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description='A bad `since`: `{"since": ["…"]}`.'),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = self.list(request, *args, **kwargs)
+        self.log_items = len(response.data.get("results", []))
+        return response

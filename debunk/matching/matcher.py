@@ -1,0 +1,84 @@
+"""From a post's text to scored rumor matches: normalise, fingerprint, gather candidates, decide exactly.
+
+Pure functions over a MatchIndex: no database, so the same code serves the API, evaluations and
+benchmarks, and can be tested against a brute-force scan.
+"""
+
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from debunk.matching.fingerprint import (
+    SHORT_TEXT,
+    containment,
+    fingerprint,
+    jaccard,
+    positional_shingles,
+    window_signatures,
+)
+from debunk.matching.index import MatchIndex
+from debunk.matching.normalize import Normalized, normalize, normalize_segments
+
+WINDOWS = (48, 96, 192)  # n-grams per window for long posts (containment of a quoted rumor)
+MIN_EVIDENCE = 4  # shortest shared run, in normalised characters, reported as evidence
+
+
+@dataclass
+class Scored:
+    """The best evidence that a post carries one rumor."""
+
+    rumor_id: int
+    fp_id: int
+    similarity: float  # exact Jaccard of n-gram sets, best over the post and its repost segments
+    containment: float  # |R ∩ P| / |R| over the whole post
+    spans: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # (post, rumor), original
+
+
+def score_text(index: MatchIndex, text: str, *, min_score: float = 0.3) -> list[Scored]:
+    """Every rumor whose similarity or containment reaches min_score, best first (one row per rumor)."""
+    whole = normalize(text)
+    if not whole.text:
+        return []
+    segments = [s for s in normalize_segments(text) if s.text and s.text != whole.text]
+    parts = [whole, *segments]
+    fps = [fingerprint(p.text) for p in parts]
+    candidates: set[int] = set()
+    for fp in fps:
+        candidates |= index.candidates(fp.signature, fp.exact)
+    positional = positional_shingles(whole.text)
+    for window in WINDOWS:
+        if positional.size > window * 1.2:
+            candidates |= index.candidates_many(window_signatures(positional, window))
+    post_shingles = fps[0].shingles
+    best: dict[int, Scored] = {}
+    for fp_id in candidates:
+        entry = index.get(fp_id)
+        if entry is None:
+            continue
+        if entry.signature is None:  # short rumor text: exact normalised text only, in the post or a segment
+            sim = 1.0 if any(fp.exact == entry.exact for fp in fps) else 0.0
+            cont = sim
+        else:
+            sim = max(jaccard(fp.shingles, entry.shingles) for fp in fps)
+            cont = containment(entry.shingles, post_shingles)
+        if max(sim, cont) < min_score:
+            continue
+        current = best.get(entry.rumor_id)
+        if current is None or (sim, cont) > (current.similarity, current.containment):
+            best[entry.rumor_id] = Scored(entry.rumor_id, fp_id, round(sim, 4), round(cont, 4))
+    return sorted(best.values(), key=lambda s: (max(s.similarity, s.containment), s.similarity), reverse=True)
+
+
+def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Shared runs of text as (post span, rumor span) in original offsets, longest first (at most 5)."""
+    rumor = normalize(rumor_text)
+    matcher = SequenceMatcher(None, post.text, rumor.text, autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size >= MIN_EVIDENCE]
+    blocks.sort(key=lambda b: b.size, reverse=True)
+    return [(post.span_to_original(b.a, b.a + b.size), rumor.span_to_original(b.b, b.b + b.size)) for b in blocks[:5]]
+
+
+def is_short(text: str) -> bool:
+    return len(normalize(text).text) < SHORT_TEXT
+
+
+__all__ = ["Scored", "evidence", "is_short", "score_text"]

@@ -1,0 +1,149 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Post(models.Model):
+    """A platform's post, as reported to Debunk. Shared by matching (suspected matches), corrections
+    (exposures) and tracing (the archive); later issues add author, parent and images."""
+
+    platform = models.ForeignKey(
+        "debunk.Platform", verbose_name=_("platform"), on_delete=models.PROTECT, related_name="posts"
+    )
+    platform_post_id = models.CharField(_("platform post id"), max_length=128, blank=True)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "platform_post_id"],
+                condition=~models.Q(platform_post_id=""),
+                name="post_unique_platform_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class Fingerprint(models.Model):
+    """The stored fingerprint of one text (a rumor's claim or variant, or a post), so that the match
+    index rebuilds without rehashing. Arrays are little-endian uint32 bytes."""
+
+    class Source(models.TextChoices):
+        CLAIM = "claim", _("claim")
+        VARIANT = "variant", _("variant")
+        POST = "post", _("post")
+
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    rumor = models.ForeignKey(
+        "debunk.Rumor",
+        verbose_name=_("rumor"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="fingerprints",
+    )
+    variant = models.OneToOneField(
+        "debunk.RumorVariant",
+        verbose_name=_("variant"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="fingerprint",
+    )
+    post = models.OneToOneField(
+        Post, verbose_name=_("post"), null=True, blank=True, on_delete=models.CASCADE, related_name="fingerprint"
+    )
+    algorithm = models.CharField(_("algorithm"), max_length=40)
+    normalized_length = models.PositiveIntegerField(_("normalised length"))
+    exact_hash = models.CharField(_("exact hash"), max_length=64, db_index=True)
+    signature = models.BinaryField(_("MinHash signature"), null=True, blank=True)
+    shingles = models.BinaryField(_("shingle hashes"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("fingerprint")
+        verbose_name_plural = _("fingerprints")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rumor"], condition=models.Q(source="claim"), name="fingerprint_one_claim_per_rumor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.rumor_id or self.post_id}"
+
+
+class IndexState(models.Model):
+    """One row: the match index's version, bumped whenever what should match changes. Every serving
+    process polls it (at most once a second) and reloads, so changes reach all of them within seconds."""
+
+    version = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("match index state")
+        verbose_name_plural = _("match index state")
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class Match(models.Model):
+    """A post found to carry a rumor. Suspected ones (between the review and auto thresholds) form the
+    fact-checkers' queue; confirming adds the post's text as a variant, rejecting allow-lists it."""
+
+    class Status(models.TextChoices):
+        SUSPECTED = "suspected", _("suspected")
+        CONFIRMED = "confirmed", _("confirmed")
+        REJECTED = "rejected", _("rejected")
+        AUTO = "auto", _("matched automatically")
+
+    post = models.ForeignKey(Post, verbose_name=_("post"), on_delete=models.CASCADE, related_name="matches")
+    rumor = models.ForeignKey("debunk.Rumor", verbose_name=_("rumor"), on_delete=models.CASCADE, related_name="matches")
+    similarity = models.FloatField(_("similarity"))
+    containment = models.FloatField(_("containment"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("match")
+        verbose_name_plural = _("matches")
+        constraints = [models.UniqueConstraint(fields=["post", "rumor"], name="match_unique_post_rumor")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} → {self.rumor_id} ({self.status})"
+
+
+class AllowListEntry(models.Model):
+    """A text that fact-checkers judged not to carry a rumor: the same normalised text stops matching it."""
+
+    rumor = models.ForeignKey(
+        "debunk.Rumor", verbose_name=_("rumor"), on_delete=models.CASCADE, related_name="allow_list"
+    )
+    exact_hash = models.CharField(_("exact hash of the normalised text"), max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("allow-list entry")
+        verbose_name_plural = _("allow-list")
+        constraints = [models.UniqueConstraint(fields=["rumor", "exact_hash"], name="allowlist_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rumor_id}:{self.exact_hash[:12]}"

@@ -1,0 +1,117 @@
+"""Matching a platform's post against the live rumor stock, and the decision that follows.
+
+Changes nothing but the suspected-match queue (posts between a label's review and auto thresholds).
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+
+from debunk.matching.fingerprint import exact_hash
+from debunk.matching.matcher import Scored, evidence, score_text
+from debunk.matching.normalize import normalize
+from debunk.matching.serving import current_index
+from debunk.models import AllowListEntry, Match, Platform, Post, Rumor
+
+ACTION_RANK = {"allow": 0, "review": 1, "label": 2, "block": 3}
+
+
+@dataclass
+class Decision:
+    rumor: Rumor
+    scored: Scored
+    action: str
+    suspected: bool
+
+
+def decide(scored: list[Scored], post_hash: str) -> list[Decision]:
+    """Apply each rumor's verdict thresholds; drop allow-listed (rumor, text) pairs."""
+    if not scored:
+        return []
+    rumors = Rumor.objects.select_related("verdict").in_bulk([s.rumor_id for s in scored])
+    allowed = set(
+        AllowListEntry.objects.filter(rumor_id__in=rumors, exact_hash=post_hash).values_list("rumor_id", flat=True)
+    )
+    decisions = []
+    for s in scored:
+        rumor = rumors.get(s.rumor_id)
+        if rumor is None or rumor.pk in allowed:
+            continue
+        verdict = rumor.verdict
+        if s.similarity >= verdict.match_auto_threshold or s.containment >= settings.MATCH_CONTAINMENT_AUTO:
+            decisions.append(Decision(rumor, s, verdict.default_action, suspected=False))
+        elif s.similarity >= verdict.match_review_threshold or s.containment >= settings.MATCH_CONTAINMENT_REVIEW:
+            decisions.append(Decision(rumor, s, "review", suspected=True))
+    return decisions
+
+
+def match_text(
+    *, text: str, platform: Platform | None = None, context: str = "publish", platform_post_id: str = ""
+) -> dict[str, Any]:
+    """The match API's answer for one post."""
+    started = time.perf_counter()
+    index = current_index()
+    normalized = normalize(text)
+    floor = min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
+    decisions = decide(score_text(index, text, min_score=floor), exact_hash(normalized.text))
+    action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
+    suspected = [d for d in decisions if d.suspected]
+    if suspected and platform is not None:
+        queue_suspected(platform=platform, text=text, platform_post_id=platform_post_id, decisions=suspected)
+    result: dict[str, Any] = {
+        "matched": bool(decisions),
+        "action": action,
+        "matches": [_match_payload(d, normalized) for d in decisions],
+        "index_version": index.version,
+    }
+    if context == "compose" and decisions:
+        top = decisions[0]
+        result["warning"] = {
+            "text": f"您的内容可能涉及已核实的{top.rumor.verdict.text_zh}，请核实后再发布。",
+            "rumor_id": top.rumor.pk,
+        }
+    result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return result
+
+
+def _match_payload(decision: Decision, normalized: Any) -> dict[str, Any]:
+    rumor, scored = decision.rumor, decision.scored
+    debunk = rumor.debunks.filter(published_at__isnull=False).order_by("-published_at").first()
+    return {
+        "rumor_id": rumor.pk,
+        "similarity": scored.similarity,
+        "containment": scored.containment,
+        "decision": "suspected" if decision.suspected else "matched",
+        "verdict": {"code": rumor.verdict.code, "text": rumor.verdict.text},
+        "label_text": f"{rumor.verdict.text_zh}：{debunk.title}" if debunk else rumor.verdict.text_zh,
+        "debunk": {"title": debunk.title, "summary": debunk.summary, "url": reverse("rumor-detail", args=[rumor.pk])}
+        if debunk
+        else None,
+        "evidence": [{"post_span": list(p), "rumor_span": list(r)} for p, r in evidence(normalized, rumor.claim)],
+    }
+
+
+@transaction.atomic
+def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, decisions: list[Decision]) -> Post:
+    """Put a post that fell between thresholds in the fact-checkers' queue (idempotent per post id)."""
+    if platform_post_id:
+        post, _ = Post.objects.get_or_create(
+            platform=platform, platform_post_id=platform_post_id, defaults={"text": text}
+        )
+    else:
+        post = Post.objects.create(platform=platform, text=text)
+    for d in decisions:
+        Match.objects.get_or_create(
+            post=post,
+            rumor=d.rumor,
+            defaults={
+                "similarity": d.scored.similarity,
+                "containment": d.scored.containment,
+                "status": Match.Status.SUSPECTED,
+            },
+        )
+    return post

@@ -1,0 +1,121 @@
+"""POST /api/v1/match and /match/batch: the contract, bad input as 400s, and what gets logged."""
+
+import pytest
+
+from debunk.matching import serving
+from debunk.models import ApiRequestLog, Post
+from debunk.services import rumors as svc
+from tests.api.conftest import api_client
+from tests.factories import make_rumor
+
+CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
+
+
+@pytest.fixture(autouse=True)
+def fresh_index(settings):
+    settings.MATCH_INDEX_POLL_SECONDS = 0
+    serving.reset()
+    yield
+    serving.reset()
+
+
+@pytest.fixture
+def rumor(checker, reviewer):
+    rumor = make_rumor(checker, claim=CLAIM)
+    svc.rumor_submit(rumor=rumor, by=checker)
+    svc.rumor_publish(rumor=rumor, by=reviewer)
+    return rumor
+
+
+def test_match_contract(client_for, rumor):
+    response = client_for.post(
+        "/api/v1/match", {"text": CLAIM, "platform_post_id": "9", "context": "comment"}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"matched", "action", "matches", "index_version", "took_ms"}
+    assert (body["matched"], body["action"]) == (True, "block")
+    match = body["matches"][0]
+    assert set(match) == {
+        "rumor_id",
+        "similarity",
+        "containment",
+        "decision",
+        "verdict",
+        "label_text",
+        "debunk",
+        "evidence",
+    }
+    assert match["debunk"]["url"] == f"/rumors/{rumor.pk}/"
+    start, end = match["evidence"][0]["post_span"]
+    assert CLAIM[start:end] in CLAIM and end - start >= 20
+
+
+def test_no_match_answer(client_for, rumor):
+    body = client_for.post("/api/v1/match", {"text": "今天去公园散步，天气真好"}, format="json").json()
+    assert (body["matched"], body["action"], body["matches"]) == (False, "allow", [])
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "text"),
+        ({"text": ""}, "text"),
+        ({"text": "   "}, "text"),
+        ({"text": "x" * 20_001}, "text"),
+        ({"text": 42}, None),  # DRF coerces numbers to strings; must not 500
+        ({"text": ["a"]}, "text"),
+        ({"text": "ok", "context": "publish-now"}, "context"),
+        ({"text": "ok", "platform_post_id": "x" * 200}, "platform_post_id"),
+    ],
+)
+def test_bad_input_is_a_400_with_field_errors(client_for, rumor, payload, field):
+    response = client_for.post("/api/v1/match", payload, format="json")
+    if field is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_invalid_json_is_a_400(client_for):
+    response = client_for.generic("POST", "/api/v1/match", "{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_missing_key_is_401(db):
+    response = api_client().post("/api/v1/match", {"text": CLAIM}, format="json")
+    assert response.status_code == 401
+
+
+def test_batch_keeps_order_and_isolates_bad_items(client_for, rumor):
+    items = [
+        {"id": "a", "text": CLAIM},
+        {"id": "b", "text": ""},
+        "not an object",
+        {"text": "无 id"},
+        {"id": "e", "text": "今天天气很好，适合出门散步"},
+    ]
+    response = client_for.post("/api/v1/match/batch", {"items": items}, format="json")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r.get("id") for r in results] == ["a", "b", None, None, "e"]
+    assert results[0]["action"] == "block"
+    assert "text" in results[1]["error"]
+    assert "non_field_errors" in results[2]["error"]
+    assert "id" in results[3]["error"]
+    assert results[4]["action"] == "allow"
+
+
+@pytest.mark.parametrize("payload", [{}, {"items": []}, {"items": "x"}, {"items": [{"id": "1", "text": "t"}] * 1001}])
+def test_bad_batches_are_400(client_for, payload):
+    assert client_for.post("/api/v1/match/batch", payload, format="json").status_code == 400
+
+
+def test_matching_logs_outcome_never_text_and_writes_no_post(client_for, rumor):
+    marker = "独一无二的标记文本"
+    client_for.post("/api/v1/match", {"text": CLAIM + marker, "platform_post_id": "p"}, format="json")
+    log = ApiRequestLog.objects.get(path__contains="match")
+    assert (log.outcome, log.items, log.status_code) == ("block", 1, 200)
+    assert marker not in str(ApiRequestLog.objects.values().get())
+    assert not Post.objects.exists()
