@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def database_url() -> str:
     db = connection.settings_dict
     if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("a real worker shares the test database: needs PostgreSQL (set DATABASE_URL); .ci/run does")
+        pytest.skip("another process shares the test database: needs PostgreSQL (set DATABASE_URL); .ci/run does")
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 

@@ -61,3 +61,14 @@ def celery_worker(seeded_transactional_db):
     from tests.celery_worker import start_worker
 
     yield from start_worker()
+
+
+@pytest.fixture(autouse=True)
+def match_index_isolated(settings, tmp_path):
+    """Each test gets its own snapshot directory and a process index loaded from its own database."""
+    from debunk.matching import serving
+
+    settings.MATCH_INDEX_DIR = str(tmp_path / "match-index")
+    serving.reset()
+    yield
+    serving.reset()

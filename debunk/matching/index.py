@@ -1,14 +1,16 @@
-"""The in-process match index: MinHash LSH bands in sorted numpy arrays, plus an exact-hash map for
-short texts, with small in-memory deltas for changes since the last build.
+"""The match index: MinHash LSH bands and shingle sets in flat numpy arrays (a snapshot that can be
+saved and memory-mapped, so every worker on a machine shares one copy), plus small in-memory deltas for
+rumors changed since the snapshot.
 
-Candidates come from 25 bands × 5 rows (recall-oriented: a pair at Jaccard 0.7 becomes a candidate
-with probability 1 - (1 - 0.7^5)^25 ≈ 0.9999); the exact Jaccard / containment on the stored shingle
-sets then decides, so false candidates cost time, never precision.
+Candidates come from 25 bands × 5 rows (recall-oriented: a pair at Jaccard 0.7 becomes a candidate with
+probability 1 - (1 - 0.7^5)^25 ≈ 0.9999); the exact Jaccard / containment on the stored shingle sets then
+decides, so false candidates cost time, never precision.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from debunk.matching.fingerprint import NUM_PERM
 
 BANDS, ROWS = 25, 5
 _MULT = np.random.RandomState(20261121).randint(1, 2**63, size=ROWS, dtype=np.int64).astype(np.uint64) | np.uint64(1)
+ARRAYS = ("fp_ids", "rumor_ids", "short", "sh_off", "sh_data", "band_keys", "band_rows", "exact_keys", "exact_rows")
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Entry:
     rumor_id: int
     shingles: np.ndarray  # sorted unique uint32
     signature: np.ndarray | None  # None for short texts
-    exact: str
+    exact: str  # sha256 hex of the normalised text
 
 
 def band_keys(signatures: np.ndarray) -> np.ndarray:
@@ -36,88 +39,180 @@ def band_keys(signatures: np.ndarray) -> np.ndarray:
         return (bands * _MULT).sum(axis=2, dtype=np.uint64)
 
 
-class MatchIndex:
-    """Snapshot arrays plus deltas. Not thread-safe for writes; readers see a consistent object."""
+def exact_key(exact: str) -> int:
+    return int(exact[:16], 16)
 
-    def __init__(self, entries: Iterable[Entry] = (), version: int = 0) -> None:
+
+def build_arrays(entries: Iterable[Entry]) -> dict[str, np.ndarray]:
+    """The snapshot arrays for a set of entries (ordered by fp_id)."""
+    items = sorted(entries, key=lambda e: e.fp_id)
+    n = len(items)
+    lengths = np.fromiter((e.shingles.size for e in items), dtype=np.int64, count=n)
+    sh_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=sh_off[1:])
+    sh_data = np.concatenate([e.shingles for e in items]).astype(np.uint32) if n else np.empty(0, np.uint32)
+    hashed = [i for i, e in enumerate(items) if e.signature is not None]
+    if hashed:
+        keys = band_keys(np.stack([items[i].signature for i in hashed]))  # (m, BANDS)
+        rows = np.array(hashed, dtype=np.int32)
+        order = np.argsort(keys, axis=0, kind="stable")
+        band_keys_arr = np.take_along_axis(keys, order, axis=0).T.copy()
+        band_rows = rows[order].T.copy()
+    else:
+        band_keys_arr = np.empty((BANDS, 0), dtype=np.uint64)
+        band_rows = np.empty((BANDS, 0), dtype=np.int32)
+    ekeys = np.fromiter((exact_key(e.exact) for e in items), dtype=np.uint64, count=n)
+    eorder = np.argsort(ekeys, kind="stable")
+    return {
+        "fp_ids": np.fromiter((e.fp_id for e in items), dtype=np.int64, count=n),
+        "rumor_ids": np.fromiter((e.rumor_id for e in items), dtype=np.int64, count=n),
+        "short": np.fromiter((e.signature is None for e in items), dtype=bool, count=n),
+        "sh_off": sh_off,
+        "sh_data": sh_data,
+        "band_keys": band_keys_arr,
+        "band_rows": band_rows,
+        "exact_keys": ekeys[eorder],
+        "exact_rows": eorder.astype(np.int32),
+    }
+
+
+class MatchIndex:
+    """A snapshot plus deltas. Readers never see a half-applied change: writers are serialised by the caller."""
+
+    def __init__(self, entries: Iterable[Entry] = (), version: int = 0, arrays: dict[str, np.ndarray] | None = None):
         self.version = version
-        self._entries: dict[int, Entry] = {}
-        self._exact: dict[str, set[int]] = defaultdict(set)
+        self._a = arrays if arrays is not None else build_arrays(entries)
+        self._added: dict[int, Entry] = {}
+        self._added_exact: dict[str, set[int]] = defaultdict(set)
         self._delta: list[dict[int, list[int]]] = [defaultdict(list) for _ in range(BANDS)]
         self._removed: set[int] = set()
-        entries = list(entries)
-        for entry in entries:
-            self._entries[entry.fp_id] = entry
-            self._exact[entry.exact].add(entry.fp_id)
-        hashed = [e for e in entries if e.signature is not None]
-        if hashed:
-            keys = band_keys(np.stack([e.signature for e in hashed]))  # (n, BANDS)
-            ids = np.array([e.fp_id for e in hashed], dtype=np.int64)
-            order = np.argsort(keys, axis=0, kind="stable")
-            self._keys = np.take_along_axis(keys, order, axis=0).T.copy()  # (BANDS, n), each row sorted
-            self._ids = ids[order].T.copy()
-        else:
-            self._keys = np.empty((BANDS, 0), dtype=np.uint64)
-            self._ids = np.empty((BANDS, 0), dtype=np.int64)
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    # ---- snapshot files -------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ARRAYS:
+            np.save(directory / f"{name}.npy", self._a[name], allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path, version: int) -> "MatchIndex":
+        """Memory-map a saved snapshot: the pages are shared by every process that maps it."""
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
+        return cls(version=version, arrays=arrays)
+
+    # ---- deltas ---------------------------------------------------------------------------------
+    def clone(self, version: int) -> "MatchIndex":
+        """A copy sharing the snapshot arrays, with its own deltas (readers of self are undisturbed)."""
+        other = MatchIndex(version=version, arrays=self._a)
+        other._added = dict(self._added)
+        other._added_exact = defaultdict(set, {k: set(v) for k, v in self._added_exact.items()})
+        other._delta = [defaultdict(list, {k: list(v) for k, v in band.items()}) for band in self._delta]
+        other._removed = set(self._removed)
+        return other
 
     def add(self, entry: Entry) -> None:
         self.remove(entry.fp_id)
         self._removed.discard(entry.fp_id)
-        self._entries[entry.fp_id] = entry
-        self._exact[entry.exact].add(entry.fp_id)
+        self._added[entry.fp_id] = entry
+        self._added_exact[entry.exact].add(entry.fp_id)
         if entry.signature is not None:
-            for band, key in enumerate(band_keys(entry.signature[None, :])[0]):
-                self._delta[band][int(key)].append(entry.fp_id)
+            for band, key in enumerate(band_keys(entry.signature[None, :])[0].tolist()):
+                self._delta[band][key].append(entry.fp_id)
 
     def remove(self, fp_id: int) -> None:
-        entry = self._entries.pop(fp_id, None)
+        entry = self._added.pop(fp_id, None)
         if entry is not None:
-            self._exact[entry.exact].discard(fp_id)
-            self._removed.add(fp_id)
+            self._added_exact[entry.exact].discard(fp_id)
+        self._removed.add(fp_id)
 
-    def get(self, fp_id: int) -> Entry | None:
-        return self._entries.get(fp_id)
+    def remove_rumor(self, rumor_id: int) -> None:
+        """Drop every fingerprint of a rumor, in the snapshot and in the deltas."""
+        rows = np.flatnonzero(self._a["rumor_ids"] == rumor_id)
+        for fp_id in self._a["fp_ids"][rows].tolist():
+            self._removed.add(fp_id)
+        for fp_id in [f for f, e in self._added.items() if e.rumor_id == rumor_id]:
+            self.remove(fp_id)
+
+    @property
+    def delta_size(self) -> int:
+        return len(self._added) + len(self._removed)
+
+    # ---- reads ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return (
+            len(self._a["fp_ids"])
+            - len(self._snapshot_removed())
+            + sum(1 for fp_id in self._added if self._row(fp_id) < 0)
+        )
+
+    def _snapshot_removed(self) -> set[int]:
+        ids = self._a["fp_ids"]
+        if not self._removed or not len(ids):
+            return set()
+        probe = np.fromiter(self._removed, dtype=np.int64)
+        pos = np.searchsorted(ids, probe).clip(0, len(ids) - 1)
+        return set(probe[ids[pos] == probe].tolist())
+
+    def _row(self, fp_id: int) -> int:
+        ids = self._a["fp_ids"]
+        pos = int(np.searchsorted(ids, fp_id))
+        return pos if pos < len(ids) and ids[pos] == fp_id else -1
+
+    def lookup(self, fp_id: int) -> tuple[int, np.ndarray, bool] | None:
+        """(rumor id, shingle set, is short) of a live fingerprint, or None."""
+        entry = self._added.get(fp_id)
+        if entry is not None:
+            return entry.rumor_id, entry.shingles, entry.signature is None
+        if fp_id in self._removed:
+            return None
+        row = self._row(fp_id)
+        if row < 0:
+            return None
+        a = self._a
+        shingles = np.asarray(a["sh_data"][a["sh_off"][row] : a["sh_off"][row + 1]])
+        return int(a["rumor_ids"][row]), shingles, bool(a["short"][row])
+
+    def exact_matches(self, exact: str) -> set[int]:
+        a = self._a
+        key = np.uint64(exact_key(exact))
+        lo = np.searchsorted(a["exact_keys"], key, side="left")
+        hi = np.searchsorted(a["exact_keys"], key, side="right")
+        found = set(a["fp_ids"][a["exact_rows"][lo:hi]].tolist()) if hi > lo else set()
+        found |= self._added_exact.get(exact, set())
+        return found - (self._removed - self._added.keys())
 
     def candidates(self, signature: np.ndarray | None, exact: str) -> set[int]:
-        """Fingerprint ids that share a band with the signature, or the exact normalised text."""
-        found: set[int] = set(self._exact.get(exact, ()))
-        if signature is None:
-            return found
-        assert signature.shape == (NUM_PERM,)
-        keys = band_keys(signature[None, :])[0]
-        for band in range(BANDS):
-            row = self._keys[band]
-            lo = np.searchsorted(row, keys[band], side="left")
-            hi = np.searchsorted(row, keys[band], side="right")
-            if hi > lo:
-                found.update(self._ids[band, lo:hi].tolist())
-            extra = self._delta[band].get(int(keys[band]))
-            if extra:
-                found.update(extra)
-        return {fp for fp in found if fp in self._entries}
+        """Fingerprint ids that share a band with the signature, or share the exact normalised text."""
+        found = self.exact_matches(exact)
+        if signature is not None:
+            assert signature.shape == (NUM_PERM,)
+            found |= self.candidates_many(signature[None, :])
+        return found
 
     def candidates_many(self, signatures: np.ndarray) -> set[int]:
-        """Candidates for several signatures at once (windows of a long post)."""
-        found: set[int] = set()
+        """Candidates for several signatures at once (the windows of a long post)."""
         if signatures.size == 0:
-            return found
+            return set()
+        a = self._a
         keys = band_keys(signatures)  # (w, BANDS)
+        rows: list[np.ndarray] = []
+        found: set[int] = set()
         for band in range(BANDS):
-            row = self._keys[band]
-            lo = np.searchsorted(row, keys[:, band], side="left")
-            hi = np.searchsorted(row, keys[:, band], side="right")
-            for a, b in zip(lo[hi > lo], hi[hi > lo], strict=True):
-                found.update(self._ids[band, a:b].tolist())
+            sorted_keys = a["band_keys"][band]
+            lo = np.searchsorted(sorted_keys, keys[:, band], side="left")
+            hi = np.searchsorted(sorted_keys, keys[:, band], side="right")
+            hit = hi > lo
+            for start, stop in zip(lo[hit].tolist(), hi[hit].tolist(), strict=True):
+                rows.append(a["band_rows"][band, start:stop])
             delta = self._delta[band]
             if delta:
                 for key in keys[:, band].tolist():
                     found.update(delta.get(key, ()))
-        return {fp for fp in found if fp in self._entries}
+        if rows:
+            found.update(a["fp_ids"][np.unique(np.concatenate(rows))].tolist())
+        if self._removed:
+            found -= self._removed - self._added.keys()
+        return found
 
     def nbytes(self) -> int:
-        """Bytes held by the index structures and the shingle sets it keeps (not Python object overhead)."""
-        shingles = sum(e.shingles.nbytes for e in self._entries.values())
-        return int(self._keys.nbytes + self._ids.nbytes + shingles)
+        """Bytes of the snapshot arrays (index structures and the shingle sets it keeps)."""
+        return int(sum(self._a[name].nbytes for name in ARRAYS))

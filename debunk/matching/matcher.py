@@ -42,8 +42,12 @@ def score_text(index: MatchIndex, text: str, *, min_score: float = 0.3) -> list[
     parts = [whole, *segments]
     fps = [fingerprint(p.text) for p in parts]
     candidates: set[int] = set()
+    exact_hits: set[int] = set()
     for fp in fps:
-        candidates |= index.candidates(fp.signature, fp.exact)
+        exact_hits |= index.exact_matches(fp.exact)
+        if fp.signature is not None:
+            candidates |= index.candidates_many(fp.signature[None, :])
+    candidates |= exact_hits
     positional = positional_shingles(whole.text)
     for window in WINDOWS:
         if positional.size > window * 1.2:
@@ -51,20 +55,20 @@ def score_text(index: MatchIndex, text: str, *, min_score: float = 0.3) -> list[
     post_shingles = fps[0].shingles
     best: dict[int, Scored] = {}
     for fp_id in candidates:
-        entry = index.get(fp_id)
-        if entry is None:
+        found = index.lookup(fp_id)
+        if found is None:
             continue
-        if entry.signature is None:  # short rumor text: exact normalised text only, in the post or a segment
-            sim = 1.0 if any(fp.exact == entry.exact for fp in fps) else 0.0
-            cont = sim
+        rumor_id, shingles, short = found
+        if short:  # short rumor text: exact normalised text only, in the post or a segment
+            sim = cont = 1.0 if fp_id in exact_hits else 0.0
         else:
-            sim = max(jaccard(fp.shingles, entry.shingles) for fp in fps)
-            cont = containment(entry.shingles, post_shingles)
+            sim = max(jaccard(fp.shingles, shingles) for fp in fps)
+            cont = containment(shingles, post_shingles)
         if max(sim, cont) < min_score:
             continue
-        current = best.get(entry.rumor_id)
+        current = best.get(rumor_id)
         if current is None or (sim, cont) > (current.similarity, current.containment):
-            best[entry.rumor_id] = Scored(entry.rumor_id, fp_id, round(sim, 4), round(cont, 4))
+            best[rumor_id] = Scored(rumor_id, fp_id, round(sim, 4), round(cont, 4))
     return sorted(best.values(), key=lambda s: (max(s.similarity, s.containment), s.similarity), reverse=True)
 
 

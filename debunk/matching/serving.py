@@ -1,14 +1,25 @@
-"""The index a serving process matches against, reloaded from stored fingerprints when its version moves.
+"""The index a serving process matches against: a shared snapshot plus the changes made since.
 
-Each process polls `IndexState.version` at most every MATCH_INDEX_POLL_SECONDS; publishing, editing or
-retracting a rumor bumps it in the same transaction, so every process (any number of gunicorn workers,
-on any number of machines sharing the database) serves the change within about a second.
+- Every change to what should match appends an `IndexChange` row in the same transaction; the largest
+  id is the version.
+- Each process checks the version at most every MATCH_INDEX_POLL_SECONDS. A few changes are applied as
+  deltas (the changed rumors' stored fingerprints are reloaded); many, or a "reload everything" change,
+  reopen a snapshot.
+- A snapshot is built once per machine (a file lock keeps other workers waiting for it) into
+  MATCH_INDEX_DIR and memory-mapped, so all workers on the machine share one copy of the arrays. With
+  MATCH_INDEX_DIR empty the snapshot stays in process memory.
 """
 
+import fcntl
+import hashlib
+import shutil
 import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Max
 
 from debunk.matching.index import Entry, MatchIndex
 
@@ -17,44 +28,105 @@ _index: MatchIndex | None = None
 _checked_at = 0.0
 
 
-def load_index(version: int) -> MatchIndex:
-    """Build an index from the stored fingerprints of live rumors (no rehashing)."""
+def _entries(rumor_ids: list[int] | None = None):
+    """Stored fingerprints of live rumors (all, or of the given rumors) as index entries, no rehashing."""
     from debunk.models import Fingerprint, Rumor
     from debunk.services.fingerprints import decode
 
-    rows = Fingerprint.objects.filter(rumor__in=Rumor.objects.live().values("pk")).values_list(
+    live = Rumor.objects.live()
+    if rumor_ids is not None:
+        live = live.filter(pk__in=rumor_ids)
+    rows = Fingerprint.objects.filter(rumor__in=live.values("pk")).values_list(
         "pk", "rumor_id", "shingles", "signature", "exact_hash"
     )
-    entries = (
-        Entry(pk, rumor_id, decode(shingles), decode(signature), exact)
-        for pk, rumor_id, shingles, signature, exact in rows.iterator(chunk_size=2000)
+    for pk, rumor_id, shingles, signature, exact in rows.iterator(chunk_size=2000):
+        yield Entry(pk, rumor_id, decode(shingles), decode(signature), exact)
+
+
+def latest_version() -> int:
+    from debunk.models import IndexChange
+
+    return IndexChange.objects.aggregate(v=Max("id"))["v"] or 0
+
+
+def _snapshot_dir(version: int) -> Path | None:
+    """Where the snapshot of this database at this version lives; the name includes the version's
+    timestamp, so a database that was recreated never reuses another's snapshot."""
+    from debunk.models import IndexChange
+
+    root = settings.MATCH_INDEX_DIR
+    if not root:
+        return None
+    db = connection.settings_dict
+    identity = hashlib.sha256(f"{db['ENGINE']}|{db['HOST']}|{db['PORT']}|{db['NAME']}".encode()).hexdigest()[:12]
+    stamp = IndexChange.objects.filter(pk=version).values_list("created_at", flat=True).first()
+    return Path(root) / identity / f"v{version}-{int(stamp.timestamp() * 1e6) if stamp else 0}"
+
+
+def open_snapshot(version: int) -> MatchIndex:
+    """The snapshot at `version`: mapped from disk if some process built it, else built (once) from the DB."""
+    directory = _snapshot_dir(version)
+    if directory is None:
+        return MatchIndex(_entries(), version=version)
+    if (directory / "complete").exists():
+        return MatchIndex.load(directory, version)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / ".lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if not (directory / "complete").exists():
+            building = directory.with_name(f"{directory.name}.building")
+            shutil.rmtree(building, ignore_errors=True)
+            MatchIndex(_entries(), version=version).save(building)
+            (building / "complete").touch()
+            building.rename(directory)
+            _prune(directory)
+    return MatchIndex.load(directory, version)
+
+
+def _prune(keep: Path) -> None:
+    """Remove older snapshots (processes that still map one keep their pages until they reopen)."""
+    snapshots = sorted(
+        (p for p in keep.parent.glob("v*") if p.is_dir() and p.name[1:].isdigit()), key=lambda p: int(p.name[1:])
     )
-    return MatchIndex(entries, version=version)
+    for old in snapshots[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
-def current_version() -> int:
-    from debunk.models import IndexState
+def refreshed(index: MatchIndex | None) -> MatchIndex:
+    """The index brought up to the latest version: as deltas when few rumors changed, else a new snapshot."""
+    from debunk.models import IndexChange
 
-    return IndexState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    version = latest_version()
+    if index is None:
+        return open_snapshot(version)
+    if version == index.version:
+        return index
+    changes = list(IndexChange.objects.filter(id__gt=index.version, id__lte=version).values_list("rumor_id", flat=True))
+    if None in changes or len(changes) + index.delta_size > settings.MATCH_INDEX_MAX_DELTA:
+        return open_snapshot(version)
+    updated = index.clone(version=version)
+    rumor_ids = sorted(set(changes))
+    for rumor_id in rumor_ids:
+        updated.remove_rumor(rumor_id)
+    for entry in _entries(rumor_ids):
+        updated.add(entry)
+    return updated
 
 
 def current_index() -> MatchIndex:
     """This process's index, checked against the shared version at most once per poll interval."""
     global _index, _checked_at
-    now = time.monotonic()
     index = _index
-    if index is not None and now - _checked_at < settings.MATCH_INDEX_POLL_SECONDS:
+    if index is not None and time.monotonic() - _checked_at < settings.MATCH_INDEX_POLL_SECONDS:
         return index
     with _lock:
-        version = current_version()
-        if _index is None or _index.version != version:
-            _index = load_index(version)
+        _index = refreshed(_index)
         _checked_at = time.monotonic()
         return _index
 
 
 def reset() -> None:
-    """Forget the loaded index (tests, and after bulk imports in the same process)."""
+    """Forget the loaded index (tests; a process that wants a fresh start)."""
     global _index, _checked_at
     with _lock:
         _index, _checked_at = None, 0.0

@@ -2,7 +2,7 @@ from debunk.models.apikey import ApiKey, ApiRequestLog
 from debunk.models.attachment import Attachment
 from debunk.models.audit import AuditEvent
 from debunk.models.debunk import Debunk, DebunkSource
-from debunk.models.matching import AllowListEntry, Fingerprint, IndexState, Match, Post
+from debunk.models.matching import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.models.platform import Platform
 from debunk.models.rumor import ReviewItem, Rumor, RumorSource, RumorVariant
 
@@ -15,7 +15,7 @@ __all__ = [
     "Debunk",
     "DebunkSource",
     "Fingerprint",
-    "IndexState",
+    "IndexChange",
     "Match",
     "Platform",
     "Post",

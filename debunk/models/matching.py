@@ -78,19 +78,23 @@ class Fingerprint(models.Model):
         return f"{self.source} {self.rumor_id or self.post_id}"
 
 
-class IndexState(models.Model):
-    """One row: the match index's version, bumped whenever what should match changes. Every serving
-    process polls it (at most once a second) and reloads, so changes reach all of them within seconds."""
+class IndexChange(models.Model):
+    """Append-only log of rumors whose matching changed; the largest id is the match index's version.
 
-    version = models.PositiveBigIntegerField(default=0)
-    changed_at = models.DateTimeField(auto_now=True)
+    Written in the same transaction as the change. Each serving process applies the rumors changed after
+    its own version as deltas (at most once per MATCH_INDEX_POLL_SECONDS), and reopens a fresh snapshot
+    when the deltas grow, so every process on every machine serves a change within seconds.
+    """
+
+    rumor_id = models.BigIntegerField(_("rumor id"), null=True, blank=True, help_text=_("Empty: reload everything."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("match index state")
-        verbose_name_plural = _("match index state")
+        verbose_name = _("match index change")
+        verbose_name_plural = _("match index changes")
 
     def __str__(self) -> str:
-        return f"v{self.version}"
+        return f"#{self.pk} rumor {self.rumor_id}"
 
 
 class Match(models.Model):

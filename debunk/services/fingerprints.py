@@ -5,11 +5,10 @@ version bump commits with the change that caused it.
 """
 
 import numpy as np
-from django.db.models import F
 
 from debunk.matching.fingerprint import NUM_PERM, SHINGLE_SIZE, TextFingerprint, fingerprint
 from debunk.matching.normalize import normalize
-from debunk.models import Fingerprint, IndexState, Rumor, RumorVariant
+from debunk.models import Fingerprint, IndexChange, Rumor, RumorVariant
 
 ALGORITHM = f"minhash{NUM_PERM}-c{SHINGLE_SIZE}-affine32-s1"
 
@@ -49,10 +48,9 @@ def variant_fingerprint_sync(variant: RumorVariant) -> None:
     )
 
 
-def index_bump() -> None:
-    """Tell every serving process that what should match has changed."""
-    if not IndexState.objects.filter(pk=1).update(version=F("version") + 1):
-        IndexState.objects.get_or_create(pk=1, defaults={"version": 1})
+def index_bump(rumor: Rumor | None = None) -> None:
+    """Tell every serving process that what this rumor matches has changed (None: everything)."""
+    IndexChange.objects.create(rumor_id=rumor.pk if rumor is not None else None)
 
 
 def decode(data: bytes | memoryview | None) -> np.ndarray | None:

@@ -96,7 +96,7 @@ def rumor_update(*, rumor: Rumor, by: Any, **fields: Any) -> Rumor:
         if "claim" in changes:
             rumor_fingerprints_sync(rumor)
         if rumor.status == S.PUBLISHED:
-            index_bump()  # verdict, validity or text changed what (or how) it matches
+            index_bump(rumor)  # verdict, validity or text changed what (or how) it matches
         audit_record(actor=by, action="rumor.update", target=rumor, changes=changes)
     return rumor
 
@@ -114,7 +114,7 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
     with transaction.atomic():
         rumor.save()
         if affects_matching:
-            index_bump()
+            index_bump(rumor)
         audit_record(
             actor=by,
             action=action,
@@ -218,7 +218,7 @@ def variant_add(*, rumor: Rumor, by: Any, text: str) -> RumorVariant:
         variant.save()
         variant_fingerprint_sync(variant)
         if rumor.status == S.PUBLISHED:
-            index_bump()
+            index_bump(rumor)
         audit_record(actor=by, action="variant.add", target=variant, changes={"text": [None, text]})
     return variant
 
@@ -238,7 +238,7 @@ def variant_update(*, variant: RumorVariant, by: Any, text: str) -> RumorVariant
         variant.save()
         variant_fingerprint_sync(variant)
         if variant.rumor.status == S.PUBLISHED:
-            index_bump()
+            index_bump(variant.rumor)
         audit_record(actor=by, action="variant.update", target=variant, changes={"text": [before, text]})
     return variant
 
@@ -250,7 +250,7 @@ def variant_remove(*, variant: RumorVariant, by: Any) -> None:
         audit_record(actor=by, action="variant.remove", target=variant, changes={"text": [variant.text, None]})
         variant.delete()  # its fingerprint goes with it (cascade)
         if variant.rumor.status == S.PUBLISHED:
-            index_bump()
+            index_bump(variant.rumor)
 
 
 def source_add(*, rumor: Rumor, by: Any, url: str, title: str = "", seen_at: Any = None) -> RumorSource:

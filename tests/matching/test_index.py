@@ -100,6 +100,22 @@ def test_add_and_remove_take_effect_without_rebuild():
 
 def test_short_texts_match_by_exact_hash_only():
     index = MatchIndex([entry(1, "某地停水")])
-    assert index.get(1).signature is None
+    assert index.lookup(1)[2] is True  # short
     assert index.candidates(None, fingerprint("某地停水").exact) == {1}
     assert index.candidates(None, fingerprint("某地停电").exact) == set()
+
+
+def test_snapshot_saved_and_memory_mapped_behaves_the_same(tmp_path):
+    rng = random.Random(11)
+    stock = [random_text(rng, 120) for _ in range(100)] + ["某地停水"]
+    built = MatchIndex((entry(i, t) for i, t in enumerate(stock)), version=7)
+    built.save(tmp_path / "snap")
+    mapped = MatchIndex.load(tmp_path / "snap", version=7)
+    assert isinstance(mapped._a["sh_data"], np.memmap)
+    assert len(mapped) == len(built) == 101
+    for text in [stock[5], edit(rng, stock[9], 3), "某地停水"]:
+        fp = fingerprint(text)
+        assert mapped.candidates(fp.signature, fp.exact) == built.candidates(fp.signature, fp.exact) != set()
+    mapped.remove_rumor(5)
+    assert 5 not in mapped.candidates(fingerprint(stock[5]).signature, fingerprint(stock[5]).exact)
+    assert len(mapped) == 100

@@ -1,0 +1,79 @@
+"""Publishing and retracting change what another serving process matches within 5 seconds, no restart."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from debunk.services import rumors as svc
+from debunk.services.roles import FACT_CHECKER, REVIEWER
+from tests.celery_worker import database_url
+from tests.factories import UserFactory, make_rumor
+
+CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Matcher:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("matcher_process.py"))],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
+
+    def match(self, text: str) -> dict:
+        self.proc.stdin.write(json.dumps(text) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def seconds_until(self, text: str, matched: bool, timeout: float = 10.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.match(text)["matched"] is matched:
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise AssertionError(f"the other process still says matched={not matched} after {timeout} s")
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def two_matchers(seeded_transactional_db, settings, tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "MATCH_INDEX_DIR": str(tmp_path / "shared-index"),
+        "MATCH_INDEX_POLL_SECONDS": "1",
+        "DJANGO_SETTINGS_MODULE": "debunk.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    matchers = [Matcher(env), Matcher(env)]
+    yield matchers
+    for m in matchers:
+        m.close()
+
+
+def test_publish_and_retract_reach_other_processes_within_5_seconds(two_matchers):
+    checker = UserFactory(username="checker", roles=[FACT_CHECKER])
+    reviewer = UserFactory(username="reviewer", roles=[REVIEWER])
+    rumor = make_rumor(checker, claim=CLAIM)
+    for m in two_matchers:
+        assert m.match(CLAIM)["matched"] is False
+    svc.rumor_submit(rumor=rumor, by=checker)
+    svc.rumor_publish(rumor=rumor, by=reviewer)
+    for m in two_matchers:
+        assert m.seconds_until(CLAIM, matched=True) < 5
+    svc.rumor_retract(rumor=rumor, by=reviewer, reason="freshness test")
+    for m in two_matchers:
+        assert m.seconds_until(CLAIM, matched=False) < 5
