@@ -55,7 +55,14 @@ def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
     return np.unique(positional_shingles(text, size))
 
 
-def window_signatures(positional: np.ndarray, window: int) -> np.ndarray:
+def permuted(positional: np.ndarray) -> np.ndarray:
+    """(n, 128) permuted hash values of the n-grams; min over rows is the MinHash of any run of them."""
+    a, b = permutations()
+    with np.errstate(over="ignore"):
+        return positional[:, None] * a[None, :] + b[None, :]
+
+
+def window_signatures(positional: np.ndarray, window: int, values: np.ndarray | None = None) -> np.ndarray:
     """MinHash signatures of every run of `window` consecutive n-grams, starting every window/4 n-grams.
 
     The permuted values are computed once for the whole text; each window is the minimum of four
@@ -64,10 +71,8 @@ def window_signatures(positional: np.ndarray, window: int) -> np.ndarray:
     step = max(1, window // 4)
     if positional.size <= window:
         return np.empty((0, NUM_PERM), dtype=np.uint32)
-    a, b = permutations()
-    with np.errstate(over="ignore"):
-        permuted = positional[:, None] * a[None, :] + b[None, :]
-    blocks = np.minimum.reduceat(permuted, np.arange(0, positional.size, step), axis=0)
+    values = permuted(positional) if values is None else values
+    blocks = np.minimum.reduceat(values, np.arange(0, positional.size, step), axis=0)
     per_window = window // step
     count = blocks.shape[0] - per_window + 1
     if count <= 0:
@@ -105,10 +110,17 @@ class TextFingerprint:
         return self.signature is None
 
 
-def fingerprint(normalized: str) -> TextFingerprint:
-    shingles = shingle_hashes(normalized)
-    signature = minhash(shingles) if len(normalized) >= SHORT_TEXT else None
-    return TextFingerprint(normalized, shingles, signature, exact_hash(normalized))
+def fingerprint(
+    normalized: str, positional: np.ndarray | None = None, values: np.ndarray | None = None
+) -> TextFingerprint:
+    """Fingerprint of a normalised text; pass its positional n-grams and their permuted values when the
+    caller already has them (the matcher reuses them for windows)."""
+    positional = positional_shingles(normalized) if positional is None else positional
+    signature = None
+    if len(normalized) >= SHORT_TEXT:
+        values = permuted(positional) if values is None else values
+        signature = values.min(axis=0) if positional.size else minhash(positional)
+    return TextFingerprint(normalized, np.unique(positional), signature, exact_hash(normalized))
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

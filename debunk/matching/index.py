@@ -17,8 +17,10 @@ import numpy as np
 from debunk.matching.fingerprint import NUM_PERM
 
 BANDS, ROWS = 25, 5
-_MULT = np.random.RandomState(20261121).randint(1, 2**63, size=ROWS, dtype=np.int64).astype(np.uint64) | np.uint64(1)
-ARRAYS = ("fp_ids", "rumor_ids", "short", "sh_off", "sh_data", "band_keys", "band_rows", "exact_keys", "exact_rows")
+_RNG = np.random.RandomState(20261121)
+_MULT = _RNG.randint(1, 2**63, size=ROWS, dtype=np.int64).astype(np.uint64) | np.uint64(1)
+_SALT = _RNG.randint(1, 2**63, size=BANDS, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+ARRAYS = ("fp_ids", "rumor_ids", "short", "sh_off", "sh_data", "lsh_keys", "lsh_rows", "exact_keys", "exact_rows")
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,11 @@ class Entry:
 
 
 def band_keys(signatures: np.ndarray) -> np.ndarray:
-    """(n, 128) uint32 signatures → (n, BANDS) uint64 band keys."""
+    """(n, 128) uint32 signatures → (n, BANDS) uint64 keys, salted per band so that all bands share one
+    sorted array (one searchsorted per query instead of one per band)."""
     bands = signatures[:, : BANDS * ROWS].astype(np.uint64).reshape(-1, BANDS, ROWS)
     with np.errstate(over="ignore"):
-        return (bands * _MULT).sum(axis=2, dtype=np.uint64)
+        return (bands * _MULT).sum(axis=2, dtype=np.uint64) ^ _SALT
 
 
 def exact_key(exact: str) -> int:
@@ -53,14 +56,12 @@ def build_arrays(entries: Iterable[Entry]) -> dict[str, np.ndarray]:
     sh_data = np.concatenate([e.shingles for e in items]).astype(np.uint32) if n else np.empty(0, np.uint32)
     hashed = [i for i, e in enumerate(items) if e.signature is not None]
     if hashed:
-        keys = band_keys(np.stack([items[i].signature for i in hashed]))  # (m, BANDS)
-        rows = np.array(hashed, dtype=np.int32)
-        order = np.argsort(keys, axis=0, kind="stable")
-        band_keys_arr = np.take_along_axis(keys, order, axis=0).T.copy()
-        band_rows = rows[order].T.copy()
+        keys = band_keys(np.stack([items[i].signature for i in hashed])).ravel()  # (m * BANDS,)
+        rows = np.repeat(np.array(hashed, dtype=np.int32), BANDS)
+        order = np.argsort(keys, kind="stable")
+        lsh_keys, lsh_rows = keys[order], rows[order]
     else:
-        band_keys_arr = np.empty((BANDS, 0), dtype=np.uint64)
-        band_rows = np.empty((BANDS, 0), dtype=np.int32)
+        lsh_keys, lsh_rows = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
     ekeys = np.fromiter((exact_key(e.exact) for e in items), dtype=np.uint64, count=n)
     eorder = np.argsort(ekeys, kind="stable")
     return {
@@ -69,8 +70,8 @@ def build_arrays(entries: Iterable[Entry]) -> dict[str, np.ndarray]:
         "short": np.fromiter((e.signature is None for e in items), dtype=bool, count=n),
         "sh_off": sh_off,
         "sh_data": sh_data,
-        "band_keys": band_keys_arr,
-        "band_rows": band_rows,
+        "lsh_keys": lsh_keys,
+        "lsh_rows": lsh_rows,
         "exact_keys": ekeys[eorder],
         "exact_rows": eorder.astype(np.int32),
     }
@@ -84,7 +85,7 @@ class MatchIndex:
         self._a = arrays if arrays is not None else build_arrays(entries)
         self._added: dict[int, Entry] = {}
         self._added_exact: dict[str, set[int]] = defaultdict(set)
-        self._delta: list[dict[int, list[int]]] = [defaultdict(list) for _ in range(BANDS)]
+        self._delta: dict[int, list[int]] = defaultdict(list)
         self._removed: set[int] = set()
 
     # ---- snapshot files -------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class MatchIndex:
         other = MatchIndex(version=version, arrays=self._a)
         other._added = dict(self._added)
         other._added_exact = defaultdict(set, {k: set(v) for k, v in self._added_exact.items()})
-        other._delta = [defaultdict(list, {k: list(v) for k, v in band.items()}) for band in self._delta]
+        other._delta = defaultdict(list, {k: list(v) for k, v in self._delta.items()})
         other._removed = set(self._removed)
         return other
 
@@ -115,8 +116,8 @@ class MatchIndex:
         self._added[entry.fp_id] = entry
         self._added_exact[entry.exact].add(entry.fp_id)
         if entry.signature is not None:
-            for band, key in enumerate(band_keys(entry.signature[None, :])[0].tolist()):
-                self._delta[band][key].append(entry.fp_id)
+            for key in band_keys(entry.signature[None, :])[0].tolist():
+                self._delta[key].append(entry.fp_id)
 
     def remove(self, fp_id: int) -> None:
         entry = self._added.pop(fp_id, None)
@@ -193,22 +194,20 @@ class MatchIndex:
         if signatures.size == 0:
             return set()
         a = self._a
-        keys = band_keys(signatures)  # (w, BANDS)
-        rows: list[np.ndarray] = []
+        keys = np.sort(band_keys(signatures).ravel())  # sorted needles: the binary search reuses its bounds
+        table = a["lsh_keys"]
         found: set[int] = set()
-        for band in range(BANDS):
-            sorted_keys = a["band_keys"][band]
-            lo = np.searchsorted(sorted_keys, keys[:, band], side="left")
-            hi = np.searchsorted(sorted_keys, keys[:, band], side="right")
-            hit = hi > lo
-            for start, stop in zip(lo[hit].tolist(), hi[hit].tolist(), strict=True):
-                rows.append(a["band_rows"][band, start:stop])
-            delta = self._delta[band]
-            if delta:
-                for key in keys[:, band].tolist():
-                    found.update(delta.get(key, ()))
-        if rows:
-            found.update(a["fp_ids"][np.unique(np.concatenate(rows))].tolist())
+        if table.size:
+            lo = np.searchsorted(table, keys, side="left")
+            hit = table[np.minimum(lo, table.size - 1)] == keys
+            if hit.any():
+                hit_keys, lo = keys[hit], lo[hit]
+                hi = np.searchsorted(table, hit_keys, side="right")
+                spans = [a["lsh_rows"][start:stop] for start, stop in zip(lo.tolist(), hi.tolist(), strict=True)]
+                found.update(a["fp_ids"][np.unique(np.concatenate(spans))].tolist())
+        if self._delta:
+            for key in keys.tolist():
+                found.update(self._delta.get(key, ()))
         if self._removed:
             found -= self._removed - self._added.keys()
         return found

@@ -7,11 +7,14 @@ benchmarks, and can be tested against a brute-force scan.
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+import numpy as np
+
 from debunk.matching.fingerprint import (
     SHORT_TEXT,
     containment,
     fingerprint,
     jaccard,
+    permuted,
     positional_shingles,
     window_signatures,
 )
@@ -38,20 +41,23 @@ def score_text(index: MatchIndex, text: str, *, min_score: float = 0.3) -> list[
     whole = normalize(text)
     if not whole.text:
         return []
-    segments = [s for s in normalize_segments(text) if s.text and s.text != whole.text]
-    parts = [whole, *segments]
-    fps = [fingerprint(p.text) for p in parts]
-    candidates: set[int] = set()
+    # The whole post, then each part of a repost chain (only when there is one: normalising twice costs).
+    segments = [s for s in normalize_segments(text) if s.text and s.text != whole.text] if "//@" in text else []
+    positional = positional_shingles(whole.text)
+    values = permuted(positional) if positional.size else None
+    whole_fp = fingerprint(whole.text, positional, values)
+    fps = [whole_fp, *(fingerprint(s.text) for s in segments)]
     exact_hits: set[int] = set()
+    signatures = []
     for fp in fps:
         exact_hits |= index.exact_matches(fp.exact)
         if fp.signature is not None:
-            candidates |= index.candidates_many(fp.signature[None, :])
-    candidates |= exact_hits
-    positional = positional_shingles(whole.text)
-    for window in WINDOWS:
-        if positional.size > window * 1.2:
-            candidates |= index.candidates_many(window_signatures(positional, window))
+            signatures.append(fp.signature[None, :])
+    if values is not None:  # windows of a longer post, for a rumor quoted inside it (containment)
+        for window in WINDOWS:
+            if positional.size > window * 1.2:
+                signatures.append(window_signatures(positional, window, values))
+    candidates = exact_hits | (index.candidates_many(np.concatenate(signatures)) if signatures else set())
     post_shingles = fps[0].shingles
     best: dict[int, Scored] = {}
     for fp_id in candidates:

@@ -13,9 +13,14 @@ _FACT_CHECKER = (
     [("debunk", f"{verb}_{model}") for model in _STOCK_MODELS for verb in ("view", "add", "change")]
     + [("debunk", f"delete_{model}") for model in ["rumorvariant", "rumorsource", "debunksource", "attachment"]]
     + [("debunk", "submit_rumor"), ("debunk", "view_auditevent"), ("debunk", "view_platform")]
+    + [("debunk", f"view_{model}") for model in ["match", "post", "allowlistentry"]]
     + [("labels", "view_category"), ("labels", "view_verdictlabel")]
 )
-_REVIEWER = _FACT_CHECKER + [("debunk", "review_rumor"), ("debunk", "delete_debunk")]
+_REVIEWER = _FACT_CHECKER + [
+    ("debunk", "review_rumor"),
+    ("debunk", "delete_debunk"),
+    ("debunk", "delete_allowlistentry"),
+]
 _ADMINISTRATOR = (
     _REVIEWER
     + [("labels", f"{verb}_{model}") for model in ["category", "verdictlabel"] for verb in ("add", "change", "delete")]
