@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES
-from debunk.services.matching import match_text
+from debunk.services.matching import MatchRequest, match_many, match_text
 
 MAX_TEXT = 20_000
 MAX_BATCH = 1_000
@@ -122,19 +122,24 @@ class MatchBatchView(LoggedAPIView):
     def post(self, request: Request) -> Response:
         form = BatchInput(data=request.data)
         form.is_valid(raise_exception=True)
-        results, actions = [], set()
+        results: list[dict[str, Any] | None] = []
+        valid: list[tuple[int, dict[str, Any]]] = []
         for raw in form.validated_data["items"]:
             item = BatchItemInput(data=raw if isinstance(raw, dict) else {"text": None})
-            if not item.is_valid():
-                item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-                errors = (
-                    item.errors if isinstance(raw, dict) else {"non_field_errors": ["Each item must be an object."]}
-                )
-                results.append({"id": item_id, "error": errors})
+            if item.is_valid():
+                valid.append((len(results), item.validated_data))
+                results.append(None)
                 continue
-            result = _run(request, item.validated_data)
-            actions.add(result["action"])
-            results.append({"id": item.validated_data["id"], **result})
+            item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            errors = item.errors if isinstance(raw, dict) else {"non_field_errors": ["Each item must be an object."]}
+            results.append({"id": item_id, "error": errors})
+        answers = match_many(
+            [MatchRequest(d["text"], d["context"], d["platform_post_id"]) for _, d in valid],
+            platform=request.user.platform,
+        )
+        for (position, data), answer in zip(valid, answers, strict=True):
+            results[position] = {"id": data["id"], **answer}
+        actions = {answer["action"] for answer in answers}
         self.log_items = len(results)
         self.log_outcome = "batch:" + ",".join(sorted(actions)) if actions else "batch:errors"
         return Response({"results": results})

@@ -36,8 +36,15 @@ def positional_shingles(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
     """32-bit hashes of the text's character n-grams, in text order (n-gram i starts at character i)."""
     if len(text) < size:
         return np.empty(0, dtype=np.uint32)
-    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return hash_ngrams(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), size)
+
+
+def hash_ngrams(codepoints: np.ndarray, size: int = SHINGLE_SIZE) -> np.ndarray:
+    """Hashes of every n-gram of a code point array (the caller drops those that straddle two texts)."""
+    cps = codepoints.astype(np.uint64)
     count = len(cps) - size + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.uint32)
     packed = cps[:count].copy()
     for i in range(1, size):
         packed = (packed << np.uint64(21)) | cps[i : count + i]
@@ -60,27 +67,6 @@ def permuted(positional: np.ndarray) -> np.ndarray:
     a, b = permutations()
     with np.errstate(over="ignore"):
         return positional[:, None] * a[None, :] + b[None, :]
-
-
-def window_signatures(positional: np.ndarray, window: int, values: np.ndarray | None = None) -> np.ndarray:
-    """MinHash signatures of every run of `window` consecutive n-grams, starting every window/4 n-grams.
-
-    The permuted values are computed once for the whole text; each window is the minimum of four
-    consecutive block minima, so a long post costs one matrix, not one MinHash per window.
-    """
-    step = max(1, window // 4)
-    if positional.size <= window:
-        return np.empty((0, NUM_PERM), dtype=np.uint32)
-    values = permuted(positional) if values is None else values
-    blocks = np.minimum.reduceat(values, np.arange(0, positional.size, step), axis=0)
-    per_window = window // step
-    count = blocks.shape[0] - per_window + 1
-    if count <= 0:
-        return np.empty((0, NUM_PERM), dtype=np.uint32)
-    result = blocks[:count].copy()
-    for k in range(1, per_window):
-        np.minimum(result, blocks[k : k + count], out=result)
-    return result
 
 
 def minhash(shingles: np.ndarray) -> np.ndarray:

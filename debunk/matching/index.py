@@ -2,8 +2,9 @@
 saved and memory-mapped, so every worker on a machine shares one copy), plus small in-memory deltas for
 rumors changed since the snapshot.
 
-Candidates come from 25 bands × 5 rows (recall-oriented: a pair at Jaccard 0.7 becomes a candidate with
-probability 1 - (1 - 0.7^5)^25 ≈ 0.9999); the exact Jaccard / containment on the stored shingle sets then
+Candidates come from 32 bands × 4 rows, chosen for recall: a pair at Jaccard 0.7 becomes a candidate with
+probability 1 - (1 - 0.7^4)^32 ≈ 0.99985 (25 × 5 would miss 1% of pairs at exactly 0.7, and datasketch's
+threshold=0.7 about a third of those at 0.7–0.8); the exact Jaccard / containment on the stored shingle sets then
 decides, so false candidates cost time, never precision.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from debunk.matching.fingerprint import NUM_PERM
 
-BANDS, ROWS = 25, 5
+BANDS, ROWS = 32, 4
 _RNG = np.random.RandomState(20261121)
 _MULT = _RNG.randint(1, 2**63, size=ROWS, dtype=np.int64).astype(np.uint64) | np.uint64(1)
 _SALT = _RNG.randint(1, 2**63, size=BANDS, dtype=np.int64).astype(np.uint64) << np.uint64(1)
@@ -181,6 +182,21 @@ class MatchIndex:
         found |= self._added_exact.get(exact, set())
         return found - (self._removed - self._added.keys())
 
+    def exact_matches_many(self, exacts: list[str]) -> list[tuple[int, set[int]]]:
+        """(position in `exacts`, fp ids) for every text whose exact normalised text is indexed."""
+        a = self._a
+        out: list[tuple[int, set[int]]] = []
+        table = a["exact_keys"]
+        if table.size:
+            keys = np.array([exact_key(e) for e in exacts], dtype=np.uint64)
+            lo = np.searchsorted(table, keys, side="left")
+            hit = table[np.minimum(lo, table.size - 1)] == keys
+            for k in np.flatnonzero(hit).tolist():
+                out.append((k, self.exact_matches(exacts[k])))
+        if self._added_exact:
+            out += [(k, self.exact_matches(e)) for k, e in enumerate(exacts) if self._added_exact.get(e)]
+        return [(k, ids) for k, ids in out if ids]
+
     def candidates(self, signature: np.ndarray | None, exact: str) -> set[int]:
         """Fingerprint ids that share a band with the signature, or share the exact normalised text."""
         found = self.exact_matches(exact)
@@ -211,6 +227,32 @@ class MatchIndex:
         if self._removed:
             found -= self._removed - self._added.keys()
         return found
+
+    def candidates_by_owner(self, signatures: np.ndarray, owners: np.ndarray) -> list[tuple[int, list[int]]]:
+        """Like candidates_many for the signatures of several posts at once: (owner, fp ids) pairs."""
+        a = self._a
+        keys = band_keys(signatures).ravel()
+        who = np.repeat(owners, BANDS)
+        order = np.argsort(keys)  # sorted needles: the binary search reuses its bounds
+        keys, who = keys[order], who[order]
+        table = a["lsh_keys"]
+        out: list[tuple[int, list[int]]] = []
+        if table.size:
+            lo = np.searchsorted(table, keys, side="left")
+            hit = table[np.minimum(lo, table.size - 1)] == keys
+            if hit.any():
+                hi = np.searchsorted(table, keys[hit], side="right")
+                for owner, start, stop in zip(who[hit].tolist(), lo[hit].tolist(), hi.tolist(), strict=True):
+                    out.append((owner, a["fp_ids"][a["lsh_rows"][start:stop]].tolist()))
+        if self._delta:
+            for owner, key in zip(who.tolist(), keys.tolist(), strict=True):
+                extra = self._delta.get(key)
+                if extra:
+                    out.append((owner, list(extra)))
+        if self._removed:
+            gone = self._removed - self._added.keys()
+            out = [(owner, [f for f in ids if f not in gone]) for owner, ids in out]
+        return out
 
     def nbytes(self) -> int:
         """Bytes of the snapshot arrays (index structures and the shingle sets it keeps)."""

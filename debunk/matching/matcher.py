@@ -10,18 +10,21 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from debunk.matching.fingerprint import (
+    SHINGLE_SIZE,
     SHORT_TEXT,
     containment,
-    fingerprint,
+    exact_hash,
+    hash_ngrams,
     jaccard,
-    permuted,
-    positional_shingles,
-    window_signatures,
+    permutations,
 )
 from debunk.matching.index import MatchIndex
 from debunk.matching.normalize import Normalized, normalize, normalize_segments
 
-WINDOWS = (48, 96, 192)  # n-grams per window for long posts (containment of a quoted rumor)
+# Windows of long posts, for a rumor quoted inside them: (n-grams per window, n-grams between starts).
+# A quoted rumor of about a window's length is then at most half a stride from some window, so that
+# window's Jaccard with it is at least (48-12)/(48+12) = 0.6, a candidate with probability ≥ 0.98.
+WINDOWS = ((48, 24), (96, 24), (192, 48))
 MIN_EVIDENCE = 4  # shortest shared run, in normalised characters, reported as evidence
 
 
@@ -38,44 +41,152 @@ class Scored:
 
 def score_text(index: MatchIndex, text: str, *, min_score: float = 0.3) -> list[Scored]:
     """Every rumor whose similarity or containment reaches min_score, best first (one row per rumor)."""
-    whole = normalize(text)
-    if not whole.text:
-        return []
-    # The whole post, then each part of a repost chain (only when there is one: normalising twice costs).
-    segments = [s for s in normalize_segments(text) if s.text and s.text != whole.text] if "//@" in text else []
-    positional = positional_shingles(whole.text)
-    values = permuted(positional) if positional.size else None
-    whole_fp = fingerprint(whole.text, positional, values)
-    fps = [whole_fp, *(fingerprint(s.text) for s in segments)]
-    exact_hits: set[int] = set()
-    signatures = []
-    for fp in fps:
-        exact_hits |= index.exact_matches(fp.exact)
-        if fp.signature is not None:
-            signatures.append(fp.signature[None, :])
-    if values is not None:  # windows of a longer post, for a rumor quoted inside it (containment)
-        for window in WINDOWS:
-            if positional.size > window * 1.2:
-                signatures.append(window_signatures(positional, window, values))
-    candidates = exact_hits | (index.candidates_many(np.concatenate(signatures)) if signatures else set())
-    post_shingles = fps[0].shingles
-    best: dict[int, Scored] = {}
-    for fp_id in candidates:
-        found = index.lookup(fp_id)
-        if found is None:
-            continue
-        rumor_id, shingles, short = found
-        if short:  # short rumor text: exact normalised text only, in the post or a segment
-            sim = cont = 1.0 if fp_id in exact_hits else 0.0
-        else:
-            sim = max(jaccard(fp.shingles, shingles) for fp in fps)
-            cont = containment(shingles, post_shingles)
-        if max(sim, cont) < min_score:
-            continue
-        current = best.get(rumor_id)
-        if current is None or (sim, cont) > (current.similarity, current.containment):
-            best[rumor_id] = Scored(rumor_id, fp_id, round(sim, 4), round(cont, 4))
-    return sorted(best.values(), key=lambda s: (max(s.similarity, s.containment), s.similarity), reverse=True)
+    return score_batch(index, [text], min_score=min_score)[0]
+
+
+def score_batch(index: MatchIndex, texts: list[str], *, min_score: float = 0.3) -> list[list[Scored]]:
+    """score_text for many posts at once: one numpy pass over all their n-grams, one index lookup.
+
+    A post is its whole normalised text plus, for a repost chain, each segment ("parts"). Candidates
+    come from the parts' MinHash bands, from windows of longer posts (a rumor quoted inside a longer
+    text) and from exact normalised text; exact Jaccard and containment on n-gram sets then decide.
+    """
+    parts = _Parts(texts)
+    if not parts.count:
+        return [[] for _ in texts]
+    signatures, owners = _signatures(parts)
+    candidates: list[set[int]] = [set() for _ in texts]
+    if len(signatures):
+        for post, fp_ids in index.candidates_by_owner(signatures, owners):
+            candidates[post].update(fp_ids)
+    exact_hits: list[set[int]] = [set() for _ in texts]
+    for k, fp_ids in index.exact_matches_many(parts.exact):
+        exact_hits[parts.post[k]] |= fp_ids
+    sets = parts.shingle_sets()
+    results = []
+    for post in range(len(texts)):
+        own = parts.of_post[post]
+        best: dict[int, Scored] = {}
+        for fp_id in candidates[post] | exact_hits[post]:
+            found = index.lookup(fp_id)
+            if found is None:
+                continue
+            rumor_id, shingles, short = found
+            if short:  # a short rumor text matches its exact normalised text only
+                sim = cont = 1.0 if fp_id in exact_hits[post] else 0.0
+            else:
+                sim = max(jaccard(sets[k], shingles) for k in own)
+                cont = containment(shingles, sets[own[0]])
+            if max(sim, cont) < min_score:
+                continue
+            current = best.get(rumor_id)
+            if current is None or (sim, cont) > (current.similarity, current.containment):
+                best[rumor_id] = Scored(rumor_id, fp_id, round(sim, 4), round(cont, 4))
+        results.append(
+            sorted(best.values(), key=lambda s: (max(s.similarity, s.containment), s.similarity), reverse=True)
+        )
+    return results
+
+
+BLOCK = 12  # n-grams per block: every window is a run of whole blocks
+
+
+def _signatures(parts: "_Parts") -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures of each part and of the windows of long whole parts, with the post they belong to.
+
+    Each part's n-grams are laid out in blocks of BLOCK (the last block padded), so one plain reduction
+    gives every block's minimum under all 128 permutations. A part's signature is the minimum of its
+    blocks; windows of 4, 8 and 16 blocks (starting every 2, 2 and 4 blocks) come from doubling running
+    minima. The work is one pass over the n-grams, whatever the number of windows.
+    """
+    a, b = permutations()
+    width, maximum = a.size, np.iinfo(np.uint32).max
+    counts = parts.counts
+    nblocks = -(-counts // BLOCK)
+    if not nblocks.sum():
+        return np.empty((0, width), dtype=np.uint32), np.empty(0, dtype=np.int64)
+    first_block = np.concatenate([[0], np.cumsum(nblocks)[:-1]])
+    dest = np.repeat(first_block * BLOCK - parts.offsets[:-1], counts) + np.arange(parts.hashes.size)
+    laid_out = np.zeros(int(nblocks.sum()) * BLOCK, dtype=np.uint32)
+    laid_out[dest] = parts.hashes
+    with np.errstate(over="ignore"):
+        values = laid_out[:, None] * a[None, :] + b[None, :]  # (padded n-grams, 128): rows of 128 contiguous
+    values[np.setdiff1d(np.arange(laid_out.size), dest, assume_unique=True)] = maximum
+    blocks = values.reshape(-1, BLOCK, width).min(axis=1)  # (blocks, 128)
+    block_part = np.repeat(np.arange(parts.count), nblocks)
+    block_pos = np.arange(block_part.size) - first_block[block_part]
+    sigs, owners = [], []
+    hashed = np.flatnonzero((parts.lengths >= SHORT_TEXT) & (counts > 0))
+    if hashed.size:  # a part's signature: the minimum of its own blocks (paired bounds, sentinel at the end)
+        padded = np.concatenate([blocks, np.full((1, width), maximum, np.uint32)])
+        bounds = np.stack([first_block[hashed], first_block[hashed] + nblocks[hashed]], axis=1).ravel()
+        sigs.append(np.minimum.reduceat(padded, bounds, axis=0)[0::2])
+        owners.append(parts.post[hashed])
+    span, running = 1, blocks
+    long_whole = parts.is_whole[block_part]
+    for window, stride in WINDOWS:
+        per = window // BLOCK  # 4, 8, 16 blocks
+        while span < per:
+            shifted = np.full_like(running, maximum)
+            shifted[:-span] = running[span:]
+            running = np.minimum(running, shifted)
+            span *= 2
+        fits = long_whole & (counts[block_part] > window * 1.2)
+        fits &= (block_pos + per <= nblocks[block_part]) & (block_pos % (stride // BLOCK) == 0)
+        chosen = np.flatnonzero(fits)
+        if chosen.size:
+            sigs.append(running[chosen])
+            owners.append(parts.post[block_part[chosen]])
+    if not sigs:
+        return np.empty((0, width), dtype=np.uint32), np.empty(0, dtype=np.int64)
+    return np.ascontiguousarray(np.concatenate(sigs)), np.concatenate(owners)
+
+
+class _Parts:
+    """The normalised parts of a batch of posts, with all their n-gram hashes in one array."""
+
+    def __init__(self, texts: list[str]) -> None:
+        post, text, whole = [], [], []
+        self.of_post: list[list[int]] = [[] for _ in texts]
+        for i, raw in enumerate(texts):
+            normalized = normalize(raw).text
+            if not normalized:
+                continue
+            pieces = [normalized]
+            if "//@" in raw:  # a repost chain: each segment is matched on its own too
+                pieces += [s.text for s in normalize_segments(raw) if s.text and s.text != normalized]
+            for j, piece in enumerate(pieces):
+                self.of_post[i].append(len(text))
+                post.append(i)
+                text.append(piece)
+                whole.append(j == 0)
+        self.count = len(text)
+        self.post = np.array(post, dtype=np.int64)
+        self.is_whole = np.array(whole, dtype=bool)
+        self.texts = text
+        self.lengths = np.array([len(t) for t in text], dtype=np.int64)
+        self.exact = [exact_hash(t) for t in text]
+        # n-grams of the joined texts, minus those that straddle two parts
+        starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]) if self.count else np.empty(0, np.int64)
+        joined = np.frombuffer("".join(text).encode("utf-32-le"), dtype=np.uint32)
+        all_hashes = hash_ngrams(joined, SHINGLE_SIZE)
+        owner = np.repeat(np.arange(self.count), self.lengths)[: all_hashes.size]
+        keep = np.arange(all_hashes.size) + SHINGLE_SIZE <= (starts + self.lengths)[owner]
+        self.hashes = all_hashes[keep]
+        self.counts = np.bincount(owner[keep], minlength=self.count)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
+
+    def shingle_sets(self) -> list[np.ndarray]:
+        """Sorted unique n-gram hashes of each part (one sort for the whole batch)."""
+        owner = np.repeat(np.arange(self.count, dtype=np.uint64), self.counts)
+        combined = np.sort((owner << np.uint64(32)) | self.hashes.astype(np.uint64))
+        first = np.ones(combined.size, dtype=bool)
+        first[1:] = combined[1:] != combined[:-1]
+        combined = combined[first]
+        h = (combined & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        o = (combined >> np.uint64(32)).astype(np.int64)
+        bounds = np.searchsorted(o, np.arange(self.count + 1))
+        return [h[bounds[k] : bounds[k + 1]] for k in range(self.count)]
 
 
 def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -91,4 +202,4 @@ def is_short(text: str) -> bool:
     return len(normalize(text).text) < SHORT_TEXT
 
 
-__all__ = ["Scored", "evidence", "is_short", "score_text"]
+__all__ = ["Scored", "evidence", "is_short", "score_batch", "score_text"]

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.urls import reverse
 
 from debunk.matching.fingerprint import exact_hash
-from debunk.matching.matcher import Scored, evidence, score_text
+from debunk.matching.matcher import Scored, evidence, score_batch
 from debunk.matching.normalize import normalize
 from debunk.matching.serving import current_index
-from debunk.models import AllowListEntry, Match, Platform, Post, Rumor
+from debunk.models import AllowListEntry, Debunk, Match, Platform, Post, Rumor
 
 ACTION_RANK = {"allow": 0, "review": 1, "label": 2, "block": 3}
 
@@ -28,14 +28,15 @@ class Decision:
     suspected: bool
 
 
-def decide(scored: list[Scored], post_hash: str) -> list[Decision]:
-    """Apply each rumor's verdict thresholds; drop allow-listed (rumor, text) pairs."""
-    if not scored:
-        return []
-    rumors = Rumor.objects.select_related("verdict").in_bulk([s.rumor_id for s in scored])
-    allowed = set(
-        AllowListEntry.objects.filter(rumor_id__in=rumors, exact_hash=post_hash).values_list("rumor_id", flat=True)
-    )
+@dataclass(frozen=True)
+class MatchRequest:
+    text: str
+    context: str = "publish"
+    platform_post_id: str = ""
+
+
+def decide(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) -> list[Decision]:
+    """Apply each rumor's verdict thresholds; drop rumors allow-listed for this text."""
     decisions = []
     for s in scored:
         rumor = rumors.get(s.rumor_id)
@@ -53,34 +54,70 @@ def match_text(
     *, text: str, platform: Platform | None = None, context: str = "publish", platform_post_id: str = ""
 ) -> dict[str, Any]:
     """The match API's answer for one post."""
+    return match_many([MatchRequest(text, context, platform_post_id)], platform=platform)[0]
+
+
+def match_many(requests: list[MatchRequest], *, platform: Platform | None = None) -> list[dict[str, Any]]:
+    """Answers for many posts: one pass through the index and a few queries for the whole batch."""
     started = time.perf_counter()
     index = current_index()
-    normalized = normalize(text)
     floor = min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
-    decisions = decide(score_text(index, text, min_score=floor), exact_hash(normalized.text))
-    action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
-    suspected = [d for d in decisions if d.suspected]
-    if suspected and platform is not None:
-        queue_suspected(platform=platform, text=text, platform_post_id=platform_post_id, decisions=suspected)
-    result: dict[str, Any] = {
-        "matched": bool(decisions),
-        "action": action,
-        "matches": [_match_payload(d, normalized) for d in decisions],
-        "index_version": index.version,
-    }
-    if context == "compose" and decisions:
-        top = decisions[0]
-        result["warning"] = {
-            "text": f"您的内容可能涉及已核实的{top.rumor.verdict.text_zh}，请核实后再发布。",
-            "rumor_id": top.rumor.pk,
+    scored = score_batch(index, [r.text for r in requests], min_score=floor)
+    rumor_ids = {s.rumor_id for found in scored for s in found}
+    rumors = Rumor.objects.select_related("verdict").in_bulk(rumor_ids) if rumor_ids else {}
+    hashes = {i: exact_hash(normalize(requests[i].text).text) for i, found in enumerate(scored) if found}
+    allowed = (
+        set(
+            AllowListEntry.objects.filter(rumor_id__in=rumor_ids, exact_hash__in=set(hashes.values())).values_list(
+                "rumor_id", "exact_hash"
+            )
+        )
+        if hashes
+        else set()
+    )
+    debunks = _latest_debunks(rumor_ids)
+    results = []
+    for i, request in enumerate(requests):
+        allowed_here = {rid for rid, h in allowed if h == hashes.get(i)}
+        decisions = decide(scored[i], rumors, allowed_here)
+        action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
+        suspected = [d for d in decisions if d.suspected]
+        if suspected and platform is not None:
+            queue_suspected(
+                platform=platform, text=request.text, platform_post_id=request.platform_post_id, decisions=suspected
+            )
+        normalized = normalize(request.text) if decisions else None
+        result: dict[str, Any] = {
+            "matched": bool(decisions),
+            "action": action,
+            "matches": [_match_payload(d, normalized, debunks.get(d.rumor.pk)) for d in decisions],
+            "index_version": index.version,
         }
-    result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return result
+        if request.context == "compose" and decisions:
+            top = decisions[0]
+            result["warning"] = {
+                "text": f"您的内容可能涉及已核实的{top.rumor.verdict.text_zh}，请核实后再发布。",
+                "rumor_id": top.rumor.pk,
+            }
+        results.append(result)
+    took = round((time.perf_counter() - started) * 1000, 3)
+    for result in results:
+        result["took_ms"] = took
+    return results
 
 
-def _match_payload(decision: Decision, normalized: Any) -> dict[str, Any]:
+def _latest_debunks(rumor_ids: set[int]) -> dict[int, Debunk]:
+    latest: dict[int, Debunk] = {}
+    if rumor_ids:
+        for debunk in Debunk.objects.filter(rumor_id__in=rumor_ids, published_at__isnull=False).order_by(
+            "rumor_id", "-published_at", "-pk"
+        ):
+            latest.setdefault(debunk.rumor_id, debunk)
+    return latest
+
+
+def _match_payload(decision: Decision, normalized: Any, debunk: Debunk | None) -> dict[str, Any]:
     rumor, scored = decision.rumor, decision.scored
-    debunk = rumor.debunks.filter(published_at__isnull=False).order_by("-published_at").first()
     return {
         "rumor_id": rumor.pk,
         "similarity": scored.similarity,

@@ -14,7 +14,6 @@ from debunk.matching.fingerprint import (
     minhash,
     positional_shingles,
     shingle_hashes,
-    window_signatures,
 )
 from debunk.matching.index import Entry, MatchIndex
 
@@ -54,13 +53,29 @@ def test_signatures_are_datasketch_minhashes():
     assert abs(estimate - jaccard(fp.shingles, other.shingles)) < 0.2
 
 
-def test_window_signatures_equal_minhash_of_each_window():
-    positional = positional_shingles(random_text(random.Random(1), 300))
-    windows = window_signatures(positional, 48)
-    for i, start in enumerate(range(0, positional.size - 48 + 1, 12)):
-        if i >= len(windows):
-            break
-        assert np.array_equal(windows[i], minhash(np.unique(positional[start : start + 48])))
+def test_batch_signatures_equal_minhash_of_each_part_and_window():
+    from debunk.matching.matcher import BLOCK, WINDOWS, _Parts, _signatures
+
+    rng = random.Random(3)
+    texts = [random_text(rng, n) for n in (300, 30, 130, 5, 200)]
+    parts = _Parts(texts)
+    signatures, owners = _signatures(parts)
+    expected, expected_owners = [], []
+    for post, text in enumerate(texts):
+        positional = positional_shingles(text)
+        if len(text) >= 15:
+            expected.append(minhash(np.unique(positional)))
+            expected_owners.append(post)
+    for window, stride in WINDOWS:
+        for post, text in enumerate(texts):
+            positional = positional_shingles(text)
+            if positional.size > window * 1.2:
+                blocks = -(-positional.size // BLOCK)
+                for start in range(0, (blocks - window // BLOCK) * BLOCK + 1, stride):
+                    expected.append(minhash(np.unique(positional[start : start + window])))
+                    expected_owners.append(post)
+    assert owners.tolist() == expected_owners
+    assert np.array_equal(signatures, np.array(expected))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -1,0 +1,113 @@
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from debunk.matching import benchmark as bm
+from debunk.matching.index import MatchIndex
+
+
+class Command(BaseCommand):
+    help = "Benchmark matching: the project's core against datasketch defaults, exact recall/precision, memory, HTTP."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rumors", type=int, default=100_000, help="Stored fingerprints (default 100,000).")
+        parser.add_argument("--queries", type=int, default=2_000, help="Posts matched (default 2,000).")
+        parser.add_argument(
+            "--datasets",
+            default=str(Path(settings.BASE_DIR).parent / "shared" / "datasets"),
+            help="Where real rumor texts are read from when present.",
+        )
+        parser.add_argument("--no-http", action="store_true", help="Skip the gunicorn measurements.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def say(self, message: str) -> None:
+        if not self.as_json:
+            self.stderr.write(message)
+
+    def handle(self, *args, **opts) -> None:
+        self.as_json = opts["json"]
+        figures: dict[str, float | int | str] = {}
+        corpus = bm.Corpus()
+        started = time.perf_counter()
+        real = bm.real_texts(Path(opts["datasets"]))[: opts["rumors"] // 5]
+        texts = real + corpus.posts(opts["rumors"] - len(real))
+        seconds = time.perf_counter() - started
+        self.say(f"stock: {len(real)} real texts + {len(texts) - len(real)} synthetic ({seconds:.1f} s)")
+        stock = bm.prepare(texts)
+        index = MatchIndex(stock.entries)
+        figures["stored_fingerprints"] = len(index)
+        queries = self._queries(corpus, stock, opts["queries"])
+
+        core = bm.project_core(index)
+        baseline, ds_bytes = bm.datasketch_baseline(stock.normalized)
+        bm.timed(core, queries[:50])
+        bm.timed(baseline, queries[:50])  # warm-up
+        core_results, core_lat = bm.timed(core, queries)
+        base_results, base_lat = bm.timed(baseline, queries)
+        batch_seconds = bm.batch_seconds(index, queries, size=100)
+        figures["core_posts_per_s"] = round(len(queries) / batch_seconds, 1)
+        figures["core_single_posts_per_s"] = round(len(queries) / core_lat.sum(), 1)
+        figures["baseline_posts_per_s"] = round(len(queries) / base_lat.sum(), 1)
+        figures["core_speedup"] = round(base_lat.sum() / batch_seconds, 2)
+        figures["core_single_speedup"] = round(base_lat.sum() / core_lat.sum(), 2)
+        figures["p50_us"] = round(float(np.percentile(core_lat, 50)) * 1e6, 1)
+        figures["p99_us"] = round(float(np.percentile(core_lat, 99)) * 1e6, 1)
+
+        # Recall/precision at exact Jaccard ≥ 0.7 of the whole post, so repost-chain queries (which the
+        # project matches by their segments on purpose) are left out of this figure.
+        plain = [i for i, q in enumerate(queries) if "//@" not in q]
+        truth = bm.exact_pairs(stock.entries, [queries[i] for i in plain])
+        long_ids = {e.fp_id for e in stock.entries if e.signature is not None}
+        found = [{s.fp_id for s in core_results[i] if s.similarity >= 0.7} & long_ids for i in plain]
+        figures["recall"], figures["precision"] = (round(x, 4) for x in bm.recall_precision(found, truth))
+        base_found = [set(base_results[i]) & long_ids for i in plain]
+        figures["baseline_recall"], figures["baseline_precision"] = (
+            round(x, 4) for x in bm.recall_precision(base_found, truth)
+        )
+        figures["true_pairs"] = sum(len(t) for t in truth)
+
+        cases = list(bm.containment_cases(corpus, stock, min(500, opts["queries"])))
+        hits = sum(
+            any(s.rumor_id == i and s.containment >= settings.MATCH_CONTAINMENT_AUTO for s in core(post))
+            for post, i in cases
+        )
+        figures["containment_recall"] = round(hits / len(cases), 4)
+
+        figures["index_bytes_per_fp"] = round(index.nbytes() / len(index), 1)
+        figures["datasketch_bytes_per_fp"] = round(ds_bytes / len(index), 1)
+        figures["memory_ratio"] = round(figures["index_bytes_per_fp"] / figures["datasketch_bytes_per_fp"], 3)
+
+        if not opts["no_http"]:
+            from debunk.matching.http_bench import http_figures
+
+            figures.update(http_figures(stock, queries, say=self.say))
+        self._print(figures)
+
+    def _queries(self, corpus: bm.Corpus, stock: bm.Prepared, count: int) -> list[str]:
+        """Half edited copies of stored texts (0–20% of characters changed), a quarter unrelated posts,
+        a quarter stored texts with a comment added."""
+        rng = corpus.pyrng
+        out = []
+        for i in range(count):
+            source = stock.texts[rng.randrange(len(stock.texts))]
+            if i % 4 < 2:
+                out.append(corpus.edit(source, rng.uniform(0, 0.2)))
+            elif i % 4 == 2:
+                out.append(corpus.post(rng.randint(40, 200)))
+            else:
+                out.append(corpus.post(rng.randint(5, 30)) + "//@某用户:" + source)
+        return out
+
+    def _print(self, figures: dict) -> None:
+        if self.as_json:
+            self.stdout.write(json.dumps(figures, ensure_ascii=False))
+            return
+        width = max(len(k) for k in figures)
+        for key, value in figures.items():
+            self.stdout.write(f"{key:<{width}}  {value}")
+        sys.stdout.flush()
