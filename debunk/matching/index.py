@@ -228,31 +228,42 @@ class MatchIndex:
             found -= self._removed - self._added.keys()
         return found
 
-    def candidates_by_owner(self, signatures: np.ndarray, owners: np.ndarray) -> list[tuple[int, list[int]]]:
-        """Like candidates_many for the signatures of several posts at once: (owner, fp ids) pairs."""
+    def candidates_by_owner(self, signatures: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like candidates_many for the signatures of several posts at once: unique (owner, fp id) pairs,
+        as two arrays sorted by owner."""
         a = self._a
         keys = band_keys(signatures).ravel()
-        who = np.repeat(owners, BANDS)
-        order = np.argsort(keys)  # sorted needles: the binary search reuses its bounds
-        keys, who = keys[order], who[order]
+        who = np.repeat(owners.astype(np.int64), BANDS)
         table = a["lsh_keys"]
-        out: list[tuple[int, list[int]]] = []
+        pair_owner: list[np.ndarray] = []
+        pair_fp: list[np.ndarray] = []
         if table.size:
+            order = np.argsort(keys)  # sorted needles: the binary search reuses its bounds
+            keys, who = keys[order], who[order]
             lo = np.searchsorted(table, keys, side="left")
             hit = table[np.minimum(lo, table.size - 1)] == keys
             if hit.any():
+                lo, who_hit = lo[hit], who[hit]
                 hi = np.searchsorted(table, keys[hit], side="right")
-                for owner, start, stop in zip(who[hit].tolist(), lo[hit].tolist(), hi.tolist(), strict=True):
-                    out.append((owner, a["fp_ids"][a["lsh_rows"][start:stop]].tolist()))
+                lengths = hi - lo
+                starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+                rows = a["lsh_rows"][starts + np.arange(int(lengths.sum()))]
+                pair_owner.append(np.repeat(who_hit, lengths))
+                pair_fp.append(a["fp_ids"][rows])
         if self._delta:
-            for owner, key in zip(who.tolist(), keys.tolist(), strict=True):
-                extra = self._delta.get(key)
-                if extra:
-                    out.append((owner, list(extra)))
+            extra = [(o, f) for o, k in zip(who.tolist(), keys.tolist(), strict=True) for f in self._delta.get(k, ())]
+            if extra:
+                pair_owner.append(np.array([o for o, _ in extra], dtype=np.int64))
+                pair_fp.append(np.array([f for _, f in extra], dtype=np.int64))
+        if not pair_owner:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        combined = np.unique((np.concatenate(pair_owner) << 40) | np.concatenate(pair_fp))  # fp ids < 2^40
+        post_of, fp_of = combined >> 40, combined & ((1 << 40) - 1)
         if self._removed:
-            gone = self._removed - self._added.keys()
-            out = [(owner, [f for f in ids if f not in gone]) for owner, ids in out]
-        return out
+            gone = np.fromiter(self._removed - self._added.keys(), dtype=np.int64)
+            keep = ~np.isin(fp_of, gone)
+            post_of, fp_of = post_of[keep], fp_of[keep]
+        return post_of, fp_of
 
     def nbytes(self) -> int:
         """Bytes of the snapshot arrays (index structures and the shingle sets it keeps)."""

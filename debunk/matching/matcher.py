@@ -57,8 +57,11 @@ def score_batch(index: MatchIndex, texts: list[str], *, min_score: float = 0.3) 
     signatures, owners = _signatures(parts)
     candidates: list[set[int]] = [set() for _ in texts]
     if len(signatures):
-        for post, fp_ids in index.candidates_by_owner(signatures, owners):
-            candidates[post].update(fp_ids)
+        posts, fp_ids = index.candidates_by_owner(signatures, owners)
+        bounds = np.searchsorted(posts, np.arange(len(texts) + 1))
+        fp_list = fp_ids.tolist()
+        for post in np.flatnonzero(np.diff(bounds)).tolist():
+            candidates[post].update(fp_list[bounds[post] : bounds[post + 1]])
     exact_hits: list[set[int]] = [set() for _ in texts]
     for k, fp_ids in index.exact_matches_many(parts.exact):
         exact_hits[parts.post[k]] |= fp_ids
@@ -111,7 +114,9 @@ def _signatures(parts: "_Parts") -> tuple[np.ndarray, np.ndarray]:
     laid_out[dest] = parts.hashes
     with np.errstate(over="ignore"):
         values = laid_out[:, None] * a[None, :] + b[None, :]  # (padded n-grams, 128): rows of 128 contiguous
-    values[np.setdiff1d(np.arange(laid_out.size), dest, assume_unique=True)] = maximum
+    padding = np.ones(laid_out.size, dtype=bool)
+    padding[dest] = False
+    values[padding] = maximum
     blocks = values.reshape(-1, BLOCK, width).min(axis=1)  # (blocks, 128)
     block_part = np.repeat(np.arange(parts.count), nblocks)
     block_pos = np.arange(block_part.size) - first_block[block_part]
