@@ -66,9 +66,9 @@ def celery_worker(seeded_transactional_db):
 @pytest.fixture(autouse=True)
 def match_index_isolated(settings, tmp_path):
     """Each test gets its own snapshot directory and a process index loaded from its own database."""
-    from debunk.matching import serving
+    from debunk.services.matching import reset_caches
 
     settings.MATCH_INDEX_DIR = str(tmp_path / "match-index")
-    serving.reset()
+    reset_caches()
     yield
-    serving.reset()
+    reset_caches()

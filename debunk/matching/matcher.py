@@ -5,7 +5,6 @@ benchmarks, and can be tested against a brute-force scan.
 """
 
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from debunk.matching.fingerprint import (
     hash_ngrams,
     jaccard,
     permutations,
+    positional_shingles,
 )
 from debunk.matching.index import MatchIndex
 from debunk.matching.normalize import Normalized, normalize, normalize_segments
@@ -195,12 +195,33 @@ class _Parts:
 
 
 def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """Shared runs of text as (post span, rumor span) in original offsets, longest first (at most 5)."""
+    """Shared runs of text as (post span, rumor span) in original offsets, longest first (at most 5).
+
+    A run is a stretch of consecutive post n-grams that all occur in the rumor; it is placed in the rumor
+    where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff.
+    """
     rumor = normalize(rumor_text)
-    matcher = SequenceMatcher(None, post.text, rumor.text, autojunk=False)
-    blocks = [b for b in matcher.get_matching_blocks() if b.size >= MIN_EVIDENCE]
-    blocks.sort(key=lambda b: b.size, reverse=True)
-    return [(post.span_to_original(b.a, b.a + b.size), rumor.span_to_original(b.b, b.b + b.size)) for b in blocks[:5]]
+    post_grams = positional_shingles(post.text)
+    rumor_grams = positional_shingles(rumor.text)
+    if not post_grams.size or not rumor_grams.size:
+        return []
+    shared = np.flatnonzero(np.isin(post_grams, rumor_grams))
+    if not shared.size:
+        return []
+    breaks = np.flatnonzero(np.diff(shared) > 1)
+    starts = np.concatenate([[shared[0]], shared[breaks + 1]])
+    lengths = np.concatenate([shared[breaks], [shared[-1]]]) - starts + SHINGLE_SIZE
+    order = [i for i in np.argsort(-lengths, kind="stable").tolist() if lengths[i] >= MIN_EVIDENCE][:5]
+    first_in_rumor: dict[int, int] = {}
+    for position, gram in enumerate(rumor_grams.tolist()):
+        first_in_rumor.setdefault(gram, position)
+    spans = []
+    for i in order:
+        start, length = int(starts[i]), int(lengths[i])
+        r_start = first_in_rumor[int(post_grams[start])]
+        r_end = min(r_start + length, len(rumor.text))
+        spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))
+    return spans
 
 
 def is_short(text: str) -> bool:

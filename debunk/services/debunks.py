@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from debunk.models import Debunk, DebunkSource, Rumor
 from debunk.services.audit import audit_record, diff, snapshot
+from debunk.services.fingerprints import index_bump
 
 DEBUNK_FIELDS = ["title", "summary", "body", "language"]
 
@@ -30,6 +31,8 @@ def debunk_save(*, debunk: Debunk, by: Any) -> Debunk:
         debunk.full_clean()
         debunk.save()
         changes = diff(before, snapshot(debunk))
+        if changes and debunk.rumor.status == Rumor.Status.PUBLISHED:
+            index_bump(debunk.rumor)  # serving processes refresh the debunk card they return
         if changes:
             audit_record(
                 actor=by, action="debunk.create" if creating else "debunk.update", target=debunk, changes=changes

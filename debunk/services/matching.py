@@ -64,7 +64,9 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     floor = min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
     scored = score_batch(index, [r.text for r in requests], min_score=floor)
     rumor_ids = {s.rumor_id for found in scored for s in found}
-    rumors = Rumor.objects.select_related("verdict").in_bulk(rumor_ids) if rumor_ids else {}
+    cards = _rumor_cards(rumor_ids, index.version)
+    rumors = {rid: card[0] for rid, card in cards.items()}
+    debunks = {rid: card[1] for rid, card in cards.items() if card[1] is not None}
     hashes = {i: exact_hash(normalize(requests[i].text).text) for i, found in enumerate(scored) if found}
     allowed = (
         set(
@@ -75,7 +77,6 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
         if hashes
         else set()
     )
-    debunks = _latest_debunks(rumor_ids)
     results = []
     for i, request in enumerate(requests):
         allowed_here = {rid for rid, h in allowed if h == hashes.get(i)}
@@ -104,6 +105,28 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     for result in results:
         result["took_ms"] = took
     return results
+
+
+_CARD_SECONDS = 5.0  # verdict labels can change without a new index version: keep cards this long at most
+_cards: dict[int, tuple[Rumor, Debunk | None]] = {}
+_cards_key: tuple[int, float] = (-1, 0.0)
+
+
+def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, tuple[Rumor, Debunk | None]]:
+    """Each rumor with its verdict and newest debunk, cached per process for the index version (and a few
+    seconds), so a match costs no database query for rumors already seen."""
+    global _cards_key
+    now = time.monotonic()
+    if _cards_key[0] != version or now - _cards_key[1] > _CARD_SECONDS:
+        _cards.clear()
+        _cards_key = (version, now)
+    missing = rumor_ids - _cards.keys()
+    if missing:
+        rumors = Rumor.objects.select_related("verdict").in_bulk(missing)
+        debunks = _latest_debunks(set(rumors))
+        for rumor_id, rumor in rumors.items():
+            _cards[rumor_id] = (rumor, debunks.get(rumor_id))
+    return {rid: _cards[rid] for rid in rumor_ids if rid in _cards}
 
 
 def _latest_debunks(rumor_ids: set[int]) -> dict[int, Debunk]:
@@ -152,3 +175,13 @@ def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, dec
             },
         )
     return post
+
+
+def reset_caches() -> None:
+    """Forget the process's index and rumor cards (tests; after restoring a database)."""
+    global _cards_key
+    from debunk.matching import serving
+
+    serving.reset()
+    _cards.clear()
+    _cards_key = (-1, 0.0)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from debunk.matching import serving
 from debunk.models import ApiRequestLog, Post
 from debunk.services import rumors as svc
+from debunk.services.matching import reset_caches
 from tests.api.conftest import api_client
 from tests.factories import make_rumor
 
@@ -14,9 +14,9 @@ CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三�
 @pytest.fixture(autouse=True)
 def fresh_index(settings):
     settings.MATCH_INDEX_POLL_SECONDS = 0
-    serving.reset()
+    reset_caches()
     yield
-    serving.reset()
+    reset_caches()
 
 
 @pytest.fixture

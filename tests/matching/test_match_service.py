@@ -2,10 +2,9 @@
 
 import pytest
 
-from debunk.matching import serving
 from debunk.models import AllowListEntry, Match, Platform, Post
 from debunk.services import rumors as svc
-from debunk.services.matching import match_text
+from debunk.services.matching import match_text, reset_caches
 from labels.models import VerdictLabel
 from tests.factories import make_rumor
 
@@ -15,9 +14,9 @@ CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三�
 @pytest.fixture(autouse=True)
 def fresh_index(settings):
     settings.MATCH_INDEX_POLL_SECONDS = 0  # check the version on every call
-    serving.reset()
+    reset_caches()
     yield
-    serving.reset()
+    reset_caches()
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ def test_between_thresholds_goes_to_review_and_the_queue(published, platform):
     verdict = VerdictLabel.objects.get(code="false")
     verdict.match_auto_threshold, verdict.match_review_threshold = 0.99, 0.3
     verdict.save()
-    serving.reset()
+    reset_caches()
     text = CLAIM.replace("三天", "一周").replace("囤水", "存水")
     result = match_text(text=text, platform=platform, platform_post_id="p1")
     assert result["action"] == "review"

@@ -5,10 +5,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from debunk.matching import serving
 from debunk.models import AllowListEntry, AuditEvent, Match, Platform, RumorVariant
 from debunk.services import rumors as svc
-from debunk.services.matching import match_text
+from debunk.services.matching import match_text, reset_caches
 from debunk.services.suspects import allow_list_remove, match_confirm, match_reject, text_hash
 from labels.models import VerdictLabel
 from tests.factories import make_rumor
@@ -25,9 +24,9 @@ CHANGELIST = "admin:debunk_match_changelist"
 @pytest.fixture(autouse=True)
 def fresh_index(settings):
     settings.MATCH_INDEX_POLL_SECONDS = 0  # check the version on every call
-    serving.reset()
+    reset_caches()
     yield
-    serving.reset()
+    reset_caches()
 
 
 @pytest.fixture
