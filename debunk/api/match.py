@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +19,7 @@ CONTEXTS = ["publish", "compose", "comment", "search"]
 
 
 class MatchInput(serializers.Serializer):
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
+    text = serializers.CharField(min_length=1, max_length=MAX_TEXT, trim_whitespace=False)
     platform_post_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     context = serializers.ChoiceField(choices=CONTEXTS, required=False, default="publish")
 
@@ -33,7 +34,9 @@ class BatchItemInput(MatchInput):
 
 
 class BatchInput(serializers.Serializer):
-    items = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH)
+    items = serializers.ListField(
+        child=serializers.JSONField(allow_null=True), allow_empty=False, min_length=1, max_length=MAX_BATCH
+    )
 
 
 class VerdictOut(serializers.Serializer):
@@ -97,11 +100,14 @@ def _run(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+BAD_INPUT = {400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors: `{field: [message]}`.")}
+
+
 class MatchView(LoggedAPIView):
     @extend_schema(
         summary="Match one post against the rumor stock",
         request=MatchInput,
-        responses={200: MatchOut, **ERROR_RESPONSES},
+        responses={200: MatchOut, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         form = MatchInput(data=request.data)
@@ -117,7 +123,7 @@ class MatchBatchView(LoggedAPIView):
     @extend_schema(
         summary="Match up to 1,000 posts; a bad item gets its own error",
         request=BatchInput,
-        responses={200: BatchOut, **ERROR_RESPONSES},
+        responses={200: BatchOut, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         form = BatchInput(data=request.data)

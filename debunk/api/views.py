@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,12 +53,24 @@ class RequestLogSerializer(serializers.ModelSerializer):
 class LogFilterSerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False, help_text="Only requests at or after this ISO 8601 time.")
 
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01 cannot be moved to UTC
+            raise serializers.ValidationError({"since": ["Date-time out of range."]}) from exc
+
 
 class LogPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except DjangoValidationError as exc:  # a tampered cursor whose position is not a date-time
+            raise NotFound("Invalid cursor") from exc
 
 
 class LogListView(RequestLogMixin, generics.ListAPIView):
@@ -82,6 +96,7 @@ class LogListView(RequestLogMixin, generics.ListAPIView):
         responses={
             200: RequestLogSerializer(many=True),
             400: OpenApiResponse(OpenApiTypes.OBJECT, description='A bad `since`: `{"since": ["…"]}`.'),
+            404: OpenApiResponse(ErrorSerializer, description="An invalid cursor."),
             **ERROR_RESPONSES,
         },
     )

@@ -119,3 +119,17 @@ def test_matching_logs_outcome_never_text_and_writes_no_post(client_for, rumor):
     assert (log.outcome, log.items, log.status_code) == ("block", 1, 200)
     assert marker not in str(ApiRequestLog.objects.values().get())
     assert not Post.objects.exists()
+
+
+def test_null_item_gets_its_own_error(client_for, rumor):
+    response = client_for.post("/api/v1/match/batch", {"items": [None, {"id": "a", "text": CLAIM}]}, format="json")
+    assert response.status_code == 200
+    first, second = response.json()["results"]
+    assert "non_field_errors" in first["error"]
+    assert second["action"] == "block"
+
+
+@pytest.mark.parametrize("query", ["since=0001-01-01", "cursor=cD0x", "cursor=cD16eno="])
+def test_log_listing_refuses_bad_parameters_without_a_500(client_for, query):
+    response = client_for.get(f"/api/v1/logs?{query}")
+    assert response.status_code in (400, 404)
