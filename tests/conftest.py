@@ -69,6 +69,7 @@ def match_index_isolated(settings, tmp_path):
     from debunk.services.matching import reset_caches
 
     settings.MATCH_INDEX_DIR = str(tmp_path / "match-index")
+    settings.MATCH_INDEX_POLL_SECONDS = 0  # check the index version on every call
     reset_caches()
     yield
     reset_caches()

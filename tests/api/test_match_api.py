@@ -3,28 +3,15 @@
 import pytest
 
 from debunk.models import ApiRequestLog, Post
-from debunk.services import rumors as svc
-from debunk.services.matching import reset_caches
 from tests.api.conftest import api_client
-from tests.factories import make_rumor
+from tests.factories import publish_rumor
 
 CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
 
 
-@pytest.fixture(autouse=True)
-def fresh_index(settings):
-    settings.MATCH_INDEX_POLL_SECONDS = 0
-    reset_caches()
-    yield
-    reset_caches()
-
-
 @pytest.fixture
 def rumor(checker, reviewer):
-    rumor = make_rumor(checker, claim=CLAIM)
-    svc.rumor_submit(rumor=rumor, by=checker)
-    svc.rumor_publish(rumor=rumor, by=reviewer)
-    return rumor
+    return publish_rumor(checker, reviewer, claim=CLAIM)
 
 
 def test_match_contract(client_for, rumor):

@@ -6,25 +6,14 @@ from debunk.models import AllowListEntry, Match, Platform, Post
 from debunk.services import rumors as svc
 from debunk.services.matching import match_text, reset_caches
 from labels.models import VerdictLabel
-from tests.factories import make_rumor
+from tests.factories import make_rumor, publish_rumor
 
 CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
 
 
-@pytest.fixture(autouse=True)
-def fresh_index(settings):
-    settings.MATCH_INDEX_POLL_SECONDS = 0  # check the version on every call
-    reset_caches()
-    yield
-    reset_caches()
-
-
 @pytest.fixture
 def published(checker, reviewer):
-    rumor = make_rumor(checker, claim=CLAIM, verdict="false")
-    svc.rumor_submit(rumor=rumor, by=checker)
-    svc.rumor_publish(rumor=rumor, by=reviewer)
-    return rumor
+    return publish_rumor(checker, reviewer, claim=CLAIM, verdict="false")
 
 
 @pytest.fixture
@@ -118,9 +107,7 @@ def test_publish_retract_and_variant_change_what_matches(checker, reviewer):
 
 
 def test_short_texts_match_only_exactly(checker, reviewer):
-    rumor = make_rumor(checker, claim="某地地震了！")
-    svc.rumor_submit(rumor=rumor, by=checker)
-    svc.rumor_publish(rumor=rumor, by=reviewer)
+    publish_rumor(checker, reviewer, claim="某地地震了！")
     assert match_text(text="某地地震了")["matched"]
     assert not match_text(text="某地地震了吗？听说是假的")["matched"]
 

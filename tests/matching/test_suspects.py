@@ -7,7 +7,7 @@ from django.utils.html import strip_tags
 
 from debunk.models import AllowListEntry, AuditEvent, Match, Platform, RumorVariant
 from debunk.services import rumors as svc
-from debunk.services.matching import match_text, reset_caches
+from debunk.services.matching import match_text
 from debunk.services.suspects import allow_list_remove, match_confirm, match_reject, text_hash
 from labels.models import VerdictLabel
 from tests.factories import make_rumor
@@ -22,11 +22,9 @@ CHANGELIST = "admin:debunk_match_changelist"
 
 
 @pytest.fixture(autouse=True)
-def fresh_index(settings):
-    settings.MATCH_INDEX_POLL_SECONDS = 0  # check the version on every call
-    reset_caches()
-    yield
-    reset_caches()
+def english_admin(client):
+    """The assertions below read English messages; the admin is Chinese by default."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
 @pytest.fixture
