@@ -130,15 +130,19 @@ class MatchBatchView(LoggedAPIView):
         form.is_valid(raise_exception=True)
         results: list[dict[str, Any] | None] = []
         valid: list[tuple[int, dict[str, Any]]] = []
+        checker = BatchItemInput()  # one serializer validates every item: building its fields is the costly part
         for raw in form.validated_data["items"]:
-            item = BatchItemInput(data=raw if isinstance(raw, dict) else {"text": None})
-            if item.is_valid():
-                valid.append((len(results), item.validated_data))
-                results.append(None)
+            if not isinstance(raw, dict):
+                results.append({"id": None, "error": {"non_field_errors": ["Each item must be an object."]}})
                 continue
-            item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            errors = item.errors if isinstance(raw, dict) else {"non_field_errors": ["Each item must be an object."]}
-            results.append({"id": item_id, "error": errors})
+            try:
+                data = checker.run_validation(raw)
+            except serializers.ValidationError as exc:
+                item_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+                results.append({"id": item_id, "error": exc.detail})
+                continue
+            valid.append((len(results), data))
+            results.append(None)
         answers = match_many(
             [MatchRequest(d["text"], d["context"], d["platform_post_id"]) for _, d in valid],
             platform=request.user.platform,

@@ -19,6 +19,8 @@ SEED = 1
 SHINGLE_SIZE = 3
 SHORT_TEXT = 15  # normalised texts shorter than this match by exact hash only
 
+# splitmix64 constants. Integer arithmetic on numpy arrays wraps modulo 2^64 (or 2^32) without a warning,
+# which is what the mixing and the affine permutations want.
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -48,12 +50,11 @@ def hash_ngrams(codepoints: np.ndarray, size: int = SHINGLE_SIZE) -> np.ndarray:
     packed = cps[:count].copy()
     for i in range(1, size):
         packed = (packed << np.uint64(21)) | cps[i : count + i]
-    with np.errstate(over="ignore"):
-        z = packed ^ (packed >> np.uint64(30))
-        z = z * _M1
-        z = z ^ (z >> np.uint64(27))
-        z = z * _M2
-        z = z ^ (z >> np.uint64(31))
+    z = packed ^ (packed >> np.uint64(30))
+    z = z * _M1
+    z = z ^ (z >> np.uint64(27))
+    z = z * _M2
+    z = z ^ (z >> np.uint64(31))
     return (z >> np.uint64(32)).astype(np.uint32)
 
 
@@ -65,8 +66,7 @@ def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
 def permuted(positional: np.ndarray) -> np.ndarray:
     """(n, 128) permuted hash values of the n-grams; min over rows is the MinHash of any run of them."""
     a, b = permutations()
-    with np.errstate(over="ignore"):
-        return positional[:, None] * a[None, :] + b[None, :]
+    return positional[:, None] * a[None, :] + b[None, :]
 
 
 def minhash(shingles: np.ndarray) -> np.ndarray:
@@ -74,8 +74,7 @@ def minhash(shingles: np.ndarray) -> np.ndarray:
     a, b = permutations()
     if shingles.size == 0:
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        return (shingles[:, None] * a[None, :] + b[None, :]).min(axis=0)
+    return (shingles[:, None] * a[None, :] + b[None, :]).min(axis=0)
 
 
 def exact_hash(text: str) -> str:

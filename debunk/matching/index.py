@@ -39,8 +39,7 @@ def band_keys(signatures: np.ndarray) -> np.ndarray:
     """(n, 128) uint32 signatures → (n, BANDS) uint64 keys, salted per band so that all bands share one
     sorted array (one searchsorted per query instead of one per band)."""
     bands = signatures[:, : BANDS * ROWS].astype(np.uint64).reshape(-1, BANDS, ROWS)
-    with np.errstate(over="ignore"):
-        return (bands * _MULT).sum(axis=2, dtype=np.uint64) ^ _SALT
+    return (bands * _MULT).sum(axis=2, dtype=np.uint64) ^ _SALT
 
 
 def exact_key(exact: str) -> int:

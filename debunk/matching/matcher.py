@@ -5,6 +5,7 @@ benchmarks, and can be tested against a brute-force scan.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -112,8 +113,7 @@ def _signatures(parts: "_Parts") -> tuple[np.ndarray, np.ndarray]:
     dest = np.repeat(first_block * BLOCK - parts.offsets[:-1], counts) + np.arange(parts.hashes.size)
     laid_out = np.zeros(int(nblocks.sum()) * BLOCK, dtype=np.uint32)
     laid_out[dest] = parts.hashes
-    with np.errstate(over="ignore"):
-        values = laid_out[:, None] * a[None, :] + b[None, :]  # (padded n-grams, 128): rows of 128 contiguous
+    values = laid_out[:, None] * a[None, :] + b[None, :]  # (padded n-grams, 128): rows of 128 contiguous
     padding = np.ones(laid_out.size, dtype=bool)
     padding[dest] = False
     values[padding] = maximum
@@ -200,9 +200,8 @@ def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], t
     A run is a stretch of consecutive post n-grams that all occur in the rumor; it is placed in the rumor
     where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff.
     """
-    rumor = normalize(rumor_text)
+    rumor, rumor_grams, first_in_rumor = _rumor_grams(rumor_text)
     post_grams = positional_shingles(post.text)
-    rumor_grams = positional_shingles(rumor.text)
     if not post_grams.size or not rumor_grams.size:
         return []
     shared = np.flatnonzero(np.isin(post_grams, rumor_grams))
@@ -212,9 +211,6 @@ def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], t
     starts = np.concatenate([[shared[0]], shared[breaks + 1]])
     lengths = np.concatenate([shared[breaks], [shared[-1]]]) - starts + SHINGLE_SIZE
     order = [i for i in np.argsort(-lengths, kind="stable").tolist() if lengths[i] >= MIN_EVIDENCE][:5]
-    first_in_rumor: dict[int, int] = {}
-    for position, gram in enumerate(rumor_grams.tolist()):
-        first_in_rumor.setdefault(gram, position)
     spans = []
     for i in order:
         start, length = int(starts[i]), int(lengths[i])
@@ -222,6 +218,18 @@ def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], t
         r_end = min(r_start + length, len(rumor.text))
         spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))
     return spans
+
+
+@lru_cache(maxsize=4096)
+def _rumor_grams(text: str) -> tuple[Normalized, np.ndarray, dict[int, int]]:
+    """A rumor's normalised text, its n-grams and where each first occurs: rumors recur in every match
+    against them, so this is computed once per process."""
+    rumor = normalize(text)
+    grams = positional_shingles(rumor.text)
+    first: dict[int, int] = {}
+    for position, gram in enumerate(grams.tolist()):
+        first.setdefault(gram, position)
+    return rumor, grams, first
 
 
 def is_short(text: str) -> bool:

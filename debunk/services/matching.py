@@ -67,7 +67,8 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     cards = _rumor_cards(rumor_ids, index.version)
     rumors = {rid: card[0] for rid, card in cards.items()}
     debunks = {rid: card[1] for rid, card in cards.items() if card[1] is not None}
-    hashes = {i: exact_hash(normalize(requests[i].text).text) for i, found in enumerate(scored) if found}
+    normalized = {i: normalize(requests[i].text) for i, found in enumerate(scored) if found}
+    hashes = {i: exact_hash(n.text) for i, n in normalized.items()}
     allowed = (
         set(
             AllowListEntry.objects.filter(rumor_id__in=rumor_ids, exact_hash__in=set(hashes.values())).values_list(
@@ -87,11 +88,10 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
             queue_suspected(
                 platform=platform, text=request.text, platform_post_id=request.platform_post_id, decisions=suspected
             )
-        normalized = normalize(request.text) if decisions else None
         result: dict[str, Any] = {
             "matched": bool(decisions),
             "action": action,
-            "matches": [_match_payload(d, normalized, debunks.get(d.rumor.pk)) for d in decisions],
+            "matches": [_match_payload(d, normalized[i], debunks.get(d.rumor.pk)) for d in decisions],
             "index_version": index.version,
         }
         if request.context == "compose" and decisions:
