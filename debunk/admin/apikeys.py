@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.api.services import api_key_create, api_key_revoke
 from debunk.models import ApiKey, ApiRequestLog
 
@@ -97,7 +98,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiRequestLog)
-class ApiRequestLogAdmin(admin.ModelAdmin):
+class ApiRequestLogAdmin(ReadOnlyAdmin):
     """Platforms' API requests, read-only (the request body is never stored)."""
 
     list_display = [
@@ -117,12 +118,3 @@ class ApiRequestLogAdmin(admin.ModelAdmin):
     search_fields = ["path", "api_key__prefix"]
     show_full_result_count = False  # the table grows with every request; skip the second COUNT(*)
     readonly_fields = list(list_display)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ApiRequestLog | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ApiRequestLog | None = None) -> bool:
-        return False

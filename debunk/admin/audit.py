@@ -1,15 +1,15 @@
 import json
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The audit trail, read-only: who did what, when, and what changed."""
 
     list_display = ["at", "actor", "action", "target_type", "target_repr", "reason"]
@@ -23,12 +23,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("changes"))
     def pretty_changes(self, obj: AuditEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.changes, ensure_ascii=False, indent=2))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False

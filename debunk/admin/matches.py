@@ -22,6 +22,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.admin.rumors import verdict_badge
 from debunk.matching.matcher import evidence
 from debunk.matching.normalize import normalize
@@ -73,7 +74,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Match)
-class MatchAdmin(admin.ModelAdmin):
+class MatchAdmin(ReadOnlyAdmin):
     """The suspected-match queue: posts between a verdict's review and auto thresholds, grouped by rumor."""
 
     list_display = [
@@ -285,18 +286,9 @@ class MatchAdmin(admin.ModelAdmin):
     def has_review_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(suspect_services.DECIDE_PERM)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(ReadOnlyAdmin):
     """Posts platforms reported (so far: those queued as suspected matches); read-only."""
 
     list_display = ["text_short", "platform", "platform_post_id", "created_at"]
@@ -318,15 +310,6 @@ class PostAdmin(admin.ModelAdmin):
             for m in obj.matches.select_related("rumor")
         ]
         return format_html_join("", '<p><a href="{}">{}</a> — {} ({})</p>', rows) or "—"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AllowListEntry)

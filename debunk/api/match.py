@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -18,15 +19,27 @@ MAX_BATCH = 1_000
 CONTEXTS = ["publish", "compose", "comment", "search"]
 
 
-class MatchInput(serializers.Serializer):
-    text = serializers.CharField(min_length=1, max_length=MAX_TEXT, trim_whitespace=False)
-    platform_post_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    context = serializers.ChoiceField(choices=CONTEXTS, required=False, default="publish")
+class PostTextField(serializers.CharField):
+    """A post's text: any characters (NUL included: normalisation drops control characters), but not blank.
 
-    def validate_text(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.")
-        return value
+    The non-blank rule is a pattern, so the OpenAPI schema states it and clients can rely on it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+        self.validators.append(RegexValidator(r"\S", "This field may not be blank.", code="blank"))
+
+
+class MatchInput(serializers.Serializer):
+    text = PostTextField(min_length=1, max_length=MAX_TEXT)
+    platform_post_id = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")],  # stated in the schema
+    )
+    context = serializers.ChoiceField(choices=CONTEXTS, required=False, default="publish")
 
 
 class BatchItemInput(MatchInput):

@@ -158,6 +158,7 @@ def _match_payload(decision: Decision, normalized: Any, debunk: Debunk | None) -
 @transaction.atomic
 def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, decisions: list[Decision]) -> Post:
     """Put a post that fell between thresholds in the fact-checkers' queue (idempotent per post id)."""
+    text = text.replace("\x00", "")  # PostgreSQL text cannot hold NUL; matching ignored it anyway
     if platform_post_id:
         post, _ = Post.objects.get_or_create(
             platform=platform, platform_post_id=platform_post_id, defaults={"text": text}

@@ -120,3 +120,15 @@ def test_null_item_gets_its_own_error(client_for, rumor):
 def test_log_listing_refuses_bad_parameters_without_a_500(client_for, query):
     response = client_for.get(f"/api/v1/logs?{query}")
     assert response.status_code in (400, 404)
+
+
+def test_nul_characters_in_text_are_accepted_and_ignored(client_for, rumor):
+    response = client_for.post("/api/v1/match", {"text": CLAIM[:10] + "\x00" + CLAIM[10:]}, format="json")
+    assert response.status_code == 200
+    assert response.json()["action"] == "block"
+
+
+def test_schema_states_the_non_blank_rule(client_for):
+    schema = client_for.get("/api/v1/schema/?format=json").json()
+    text = schema["components"]["schemas"]["MatchInput"]["properties"]["text"]
+    assert text["pattern"] == "\\S"
