@@ -201,35 +201,13 @@ class MatchIndex:
         found = self.exact_matches(exact)
         if signature is not None:
             assert signature.shape == (NUM_PERM,)
-            found |= self.candidates_many(signature[None, :])
-        return found
-
-    def candidates_many(self, signatures: np.ndarray) -> set[int]:
-        """Candidates for several signatures at once (the windows of a long post)."""
-        if signatures.size == 0:
-            return set()
-        a = self._a
-        keys = np.sort(band_keys(signatures).ravel())  # sorted needles: the binary search reuses its bounds
-        table = a["lsh_keys"]
-        found: set[int] = set()
-        if table.size:
-            lo = np.searchsorted(table, keys, side="left")
-            hit = table[np.minimum(lo, table.size - 1)] == keys
-            if hit.any():
-                hit_keys, lo = keys[hit], lo[hit]
-                hi = np.searchsorted(table, hit_keys, side="right")
-                spans = [a["lsh_rows"][start:stop] for start, stop in zip(lo.tolist(), hi.tolist(), strict=True)]
-                found.update(a["fp_ids"][np.unique(np.concatenate(spans))].tolist())
-        if self._delta:
-            for key in keys.tolist():
-                found.update(self._delta.get(key, ()))
-        if self._removed:
-            found -= self._removed - self._added.keys()
+            _, fp_ids = self.candidates_by_owner(signature[None, :], np.zeros(1, dtype=np.int64))
+            found.update(fp_ids.tolist())
         return found
 
     def candidates_by_owner(self, signatures: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Like candidates_many for the signatures of several posts at once: unique (owner, fp id) pairs,
-        as two arrays sorted by owner."""
+        """Fingerprint ids that share a band with any of the signatures, for the signatures of several posts
+        at once: unique (owner, fp id) pairs, as two arrays sorted by owner."""
         a = self._a
         keys = band_keys(signatures).ravel()
         who = np.repeat(owners.astype(np.int64), BANDS)

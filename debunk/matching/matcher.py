@@ -232,8 +232,4 @@ def _rumor_grams(text: str) -> tuple[Normalized, np.ndarray, dict[int, int]]:
     return rumor, grams, first
 
 
-def is_short(text: str) -> bool:
-    return len(normalize(text).text) < SHORT_TEXT
-
-
-__all__ = ["Scored", "evidence", "is_short", "score_batch", "score_text"]
+__all__ = ["Scored", "evidence", "score_batch", "score_text"]
