@@ -20,6 +20,7 @@ demo: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py search_reindex
 	$(BIN)/python manage.py create_demo_users
 
 run: demo

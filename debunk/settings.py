@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -126,9 +127,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Redis broker: a task whose worker died unacknowledged goes back to the queue after CELERY_VISIBILITY_TIMEOUT
+# seconds; workers sweep for such tasks every CELERY_UNACKED_RESTORE_SECONDS.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "expire-rumors": {"task": "debunk.tasks.expire_rumors", "schedule": 300.0},
+    "purge-api-logs": {"task": "debunk.tasks.purge_api_logs", "schedule": 3600.0},
+    "purge-exposures": {"task": "debunk.tasks.purge_exposures", "schedule": 3600.0},
+    "release-deferred-corrections": {"task": "debunk.tasks.release_deferred_corrections", "schedule": 300.0},
+    "deliver-corrections": {"task": "debunk.tasks.deliver_corrections", "schedule": 15.0},
 }
 
 # Matching: how often each process checks whether the match index changed, and the containment
@@ -139,8 +151,43 @@ MATCH_INDEX_MAX_DELTA = env_int("MATCH_INDEX_MAX_DELTA", 500)
 MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
 MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
 
+# Corrections (issue: push corrections). User and author ids are stored only as HMAC-SHA256 under a
+# per-platform key derived from PSEUDONYM_SECRET (changing it breaks every join with earlier reports).
+PSEUDONYM_SECRET = env_str("PSEUDONYM_SECRET", SECRET_KEY)
+CORRECTIONS_RETENTION_DAYS = env_int("CORRECTIONS_RETENTION_DAYS", 90)  # posts' exposures, then purged
+CORRECTIONS_DAILY_CAP = env_int("CORRECTIONS_DAILY_CAP", 3)  # corrections per user and platform per day
+CORRECTIONS_RESCAN_DAYS = env_int("CORRECTIONS_RESCAN_DAYS", 30)  # archive re-scanned when a rumor is published
+CORRECTIONS_CHUNK = env_int("CORRECTIONS_CHUNK", 2000)  # users per fan-out transaction
+WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 1000)  # corrections per webhook delivery
+WEBHOOK_TIMEOUT_SECONDS = float(env_str("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_RETRY_HOURS = float(env_str("WEBHOOK_RETRY_HOURS", "72"))  # then the delivery is dead-lettered
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)  # loopback/private endpoint hosts (demos, tests)
+
+# Public site: absolute links in cards, feeds and ClaimReview (empty: the request's own host).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
+PUBLIC_ORGANIZATION_NAME = env_str("PUBLIC_ORGANIZATION_NAME", "Debunk")
+PUBLIC_PAGE_SIZE = env_int("PUBLIC_PAGE_SIZE", 20)
+
 # Search (issue: public search). Empty means the database backend only.
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
+
+# Search: backend (dotted path; the database backend unless Elasticsearch is configured), index alias,
+# the client's REST-compatibility version ("8": Elasticsearch 8/9; empty: plain JSON, for OpenSearch),
+# and relevance thresholds (share of a query's terms a hit must contain). See docs/search.md.
+SEARCH_BACKEND = env_str(
+    "SEARCH_BACKEND",
+    "search.backends.elasticsearch.ElasticsearchBackend"
+    if ELASTICSEARCH_URL
+    else "search.backends.database.DatabaseBackend",
+)
+ELASTICSEARCH_INDEX = env_str("ELASTICSEARCH_INDEX", "debunk-rumors")
+ELASTICSEARCH_COMPAT_VERSION = env_str("ELASTICSEARCH_COMPAT_VERSION", "8")
+ELASTICSEARCH_TIMEOUT = float(env_str("ELASTICSEARCH_TIMEOUT", "5"))
+SEARCH_MIN_COVERAGE = float(env_str("SEARCH_MIN_COVERAGE", "0.1"))
+SEARCH_CARD_MIN_COVERAGE = float(env_str("SEARCH_CARD_MIN_COVERAGE", "0.6"))
+if SEARCH_BACKEND.endswith("ElasticsearchBackend") and not ELASTICSEARCH_URL:
+    raise ImproperlyConfigured("SEARCH_BACKEND is Elasticsearch but ELASTICSEARCH_URL is empty.")
+# End of Search
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -229,6 +276,7 @@ API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "12000/min")
 API_BATCH_THROTTLE_RATE = env_rate("API_BATCH_THROTTLE_RATE", "600/min")
 # How long an API key lookup is cached: a revoked key (or deactivated platform) stops working within this time.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
+API_LOG_RETENTION_DAYS = env_int("API_LOG_RETENTION_DAYS", 90)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,10 +1,13 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from debunk import views
+from debunk.feeds import ColumnAtomFeed, ColumnFeed
+from debunk.sitemaps import SITEMAPS
 
 admin.site.site_header = _("Debunk administration")
 admin.site.site_title = _("Debunk")
@@ -12,7 +15,15 @@ admin.site.index_title = _("Rumor stock and classification standard")
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("columns/", views.column_list, name="column-list"),
+    path("columns/<slug:code>/", views.column, name="column"),
     path("rumors/<int:pk>/", views.rumor_detail, name="rumor-detail"),
+    path("search/", views.search, name="search"),
+    path("feeds/rss/", ColumnFeed(), name="feed-rss"),
+    path("feeds/atom/", ColumnAtomFeed(), name="feed-atom"),
+    path("feeds/rss/<slug:code>/", ColumnFeed(), name="column-feed-rss"),
+    path("feeds/atom/<slug:code>/", ColumnAtomFeed(), name="column-feed-atom"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="django.contrib.sitemaps.views.sitemap"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

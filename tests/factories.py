@@ -36,6 +36,8 @@ def make_rumor(
     verdict: str = "false",
     category: str = "livelihood",
     with_debunk: bool = True,
+    title: str = "网传停水三天系谣言",
+    summary: str = "自来水厂运行正常，供水未受影响。",
     **fields: Any,
 ) -> Rumor:
     rumor = rumor_services.rumor_create(
@@ -49,8 +51,8 @@ def make_rumor(
         debunk_services.debunk_create(
             rumor=rumor,
             by=by,
-            title="网传停水三天系谣言",
-            summary="自来水厂运行正常，供水未受影响。",
+            title=title,
+            summary=summary,
             body="经核实，**供水正常**。",
         )
     return rumor

@@ -1,1 +1,1 @@
-from debunk.admin import apikeys, audit, matches, platform, rumors  # noqa: F401  (registers the admin classes)
+from debunk.admin import apikeys, audit, corrections, matches, platform, rumors  # noqa: F401  (registers the admin classes)

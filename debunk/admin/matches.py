@@ -26,7 +26,7 @@ from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.admin.rumors import verdict_badge
 from debunk.matching.matcher import evidence
 from debunk.matching.normalize import normalize
-from debunk.models import AllowListEntry, Match, Post, Rumor
+from debunk.models import AllowListEntry, Interaction, Match, Post, Rumor
 from debunk.services import suspects as suspect_services
 
 SUSPECTED = Match.Status.SUSPECTED
@@ -289,15 +289,39 @@ class MatchAdmin(ReadOnlyAdmin):
 
 @admin.register(Post)
 class PostAdmin(ReadOnlyAdmin):
-    """Posts platforms reported (so far: those queued as suspected matches); read-only."""
+    """Posts platforms reported: the archive (POST /posts) and posts queued as suspected matches; read-only."""
 
-    list_display = ["text_short", "platform", "platform_post_id", "created_at"]
-    list_filter = [("platform", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["=platform_post_id", "text"]
+    list_display = ["text_short", "platform", "platform_post_id", "posted_at", "archived", "created_at"]
+    list_filter = [("platform", admin.RelatedOnlyFieldListFilter), "archived"]
+    search_fields = ["=platform_post_id", "=author_hash", "text"]
     list_select_related = ["platform"]
     date_hierarchy = "created_at"
-    fields = [("platform", "platform_post_id", "created_at"), "text", "matches_display"]
-    readonly_fields = ["platform", "platform_post_id", "created_at", "text", "matches_display"]
+    fields = [
+        ("platform", "platform_post_id", "created_at"),
+        ("posted_at", "archived"),
+        ("author_hash", "parent"),
+        "text",
+        "matches_display",
+        "exposures_display",
+    ]
+    readonly_fields = [
+        "platform",
+        "platform_post_id",
+        "created_at",
+        "posted_at",
+        "archived",
+        "author_hash",
+        "parent",
+        "text",
+        "matches_display",
+        "exposures_display",
+    ]
+
+    @admin.display(description=_("exposures"))
+    def exposures_display(self, obj: Post) -> str:
+        counts = obj.exposures.values_list("interaction").annotate(n=Count("pk")).order_by("interaction")
+        rows = [(Interaction(i).label, n) for i, n in counts]
+        return format_html_join(" · ", "{}: {}", rows) or "—"
 
     @admin.display(description=_("text"), ordering="text")
     def text_short(self, obj: Post) -> str:

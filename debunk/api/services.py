@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from debunk.models import ApiKey, Platform
+from debunk.models import ApiKey, ApiRequestLog, Platform
 from debunk.services.audit import audit_record
 
 KEY_PREFIX = "dbk"
@@ -152,3 +152,14 @@ def api_key_touch(key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY)
     ).update(last_used_at=now)
+
+
+def request_logs_purge(*, older_than_days: int, batch: int = 10_000) -> int:
+    """Delete API request log rows older than the retention period, in batches (short transactions)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(ApiRequestLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += ApiRequestLog.objects.filter(pk__in=ids).delete()[0]

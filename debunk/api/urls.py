@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from debunk.api import match, views
+from debunk.api import corrections, intake, match, public, views
 
 app_name = "api"
 
@@ -14,4 +14,12 @@ urlpatterns = [
     path("logs", views.LogListView.as_view(), name="logs"),
     path("match", match.MatchView.as_view(), name="match"),
     path("match/batch", match.MatchBatchView.as_view(), name="match-batch"),
+    path("posts", intake.PostsView.as_view(), name="posts"),
+    path("exposures", intake.ExposuresView.as_view(), name="exposures"),
+    path("corrections", corrections.CorrectionFeedView.as_view(), name="corrections"),
+    path("corrections/ack", corrections.CorrectionAckView.as_view(), name="corrections-ack"),
+    path("search/cards", public.SearchCardsView.as_view(), name="search-cards"),
+    path("rumors", public.RumorListView.as_view(), name="rumors"),
+    path("rumors/<str:rumor_id>/card", public.RumorCardView.as_view(), name="rumor-card"),
+    path("feed/claimreview", public.ClaimReviewFeedView.as_view(), name="feed-claimreview"),
 ]

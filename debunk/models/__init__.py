@@ -1,6 +1,7 @@
 from debunk.models.apikey import ApiKey, ApiRequestLog
 from debunk.models.attachment import Attachment
 from debunk.models.audit import AuditEvent
+from debunk.models.corrections import Correction, Exposure, Interaction, WebhookDelivery, WebhookEndpoint
 from debunk.models.debunk import Debunk, DebunkSource
 from debunk.models.matching import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.models.platform import Platform
@@ -12,10 +13,13 @@ __all__ = [
     "ApiRequestLog",
     "Attachment",
     "AuditEvent",
+    "Correction",
     "Debunk",
     "DebunkSource",
+    "Exposure",
     "Fingerprint",
     "IndexChange",
+    "Interaction",
     "Match",
     "Platform",
     "Post",
@@ -23,4 +27,6 @@ __all__ = [
     "Rumor",
     "RumorSource",
     "RumorVariant",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

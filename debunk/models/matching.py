@@ -4,19 +4,31 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Post(models.Model):
-    """A platform's post, as reported to Debunk. Shared by matching (suspected matches), corrections
-    (exposures) and tracing (the archive); later issues add author, parent and images."""
+    """A platform's post, as reported to Debunk: the post archive shared by matching (suspected matches),
+    corrections (exposures) and tracing (authors, parents, times). Authors are kept only as a keyed HMAC of
+    the platform's pseudonymous id (see debunk.services.pseudonyms). Images come with a later issue, as
+    fingerprints of source "post" like the text's."""
 
     platform = models.ForeignKey(
         "debunk.Platform", verbose_name=_("platform"), on_delete=models.PROTECT, related_name="posts"
     )
     platform_post_id = models.CharField(_("platform post id"), max_length=128, blank=True)
     text = models.TextField(_("text"))
+    author_hash = models.CharField(_("author (HMAC)"), max_length=64, blank=True, db_index=True)
+    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True, db_index=True)
+    parent_platform_post_id = models.CharField(_("reposts (platform post id)"), max_length=128, blank=True)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("reposts"), null=True, blank=True, on_delete=models.SET_NULL, related_name="reposts"
+    )
+    archived = models.BooleanField(
+        _("in the archive"), default=False, help_text=_("Reported for tracking (POST /posts), not only matched.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("post")
         verbose_name_plural = _("posts")
+        indexes = [models.Index(fields=["platform", "parent_platform_post_id"], name="debunk_post_parent_ref")]
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "platform_post_id"],

@@ -1,9 +1,15 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from debunk.models.debunk import Debunk
 
 
 class RumorQuerySet(models.QuerySet):
@@ -105,6 +111,19 @@ class Rumor(models.Model):
     def __str__(self) -> str:
         text = " ".join(self.claim.split())
         return text if len(text) <= 40 else text[:39] + "…"
+
+    def get_absolute_url(self) -> str:
+        return reverse("rumor-detail", args=[self.pk])
+
+    @property
+    def published_debunks(self) -> list["Debunk"]:
+        """Published debunk articles, newest first (uses the prefetch of `selectors.public_rumors`)."""
+        return [d for d in self.debunks.all() if d.published_at is not None]
+
+    @property
+    def latest_debunk(self) -> "Debunk | None":
+        debunks = self.published_debunks
+        return debunks[0] if debunks else None
 
     @property
     def is_overdue(self) -> bool:

@@ -9,12 +9,18 @@ import numpy as np
 from debunk.matching.fingerprint import NUM_PERM, SHINGLE_SIZE, TextFingerprint, fingerprint
 from debunk.matching.normalize import normalize
 from debunk.models import Fingerprint, IndexChange, Rumor, RumorVariant
+from search.services import rumor_search_schedule
 
 ALGORITHM = f"minhash{NUM_PERM}-c{SHINGLE_SIZE}-affine32-s1"
 
 
 def fingerprint_text(text: str) -> TextFingerprint:
     return fingerprint(normalize(text).text)
+
+
+def fingerprint_fields(text: str) -> dict:
+    """A Fingerprint row's fields for a text (a post's, or a rumor's claim or variant)."""
+    return _fields(fingerprint_text(text))
 
 
 def _fields(fp: TextFingerprint) -> dict:
@@ -51,6 +57,8 @@ def variant_fingerprint_sync(variant: RumorVariant) -> None:
 def index_bump(rumor: Rumor | None = None) -> None:
     """Tell every serving process that what this rumor matches has changed (None: everything)."""
     IndexChange.objects.create(rumor_id=rumor.pk if rumor is not None else None)
+    if rumor is not None:
+        rumor_search_schedule(rumor)  # search: re-index (or drop) the rumor once this transaction commits
 
 
 def decode(data: bytes | memoryview | None) -> np.ndarray | None:

@@ -186,3 +186,22 @@ def reset_caches() -> None:
     serving.reset()
     _cards.clear()
     _cards_key = (-1, 0.0)
+
+
+def decisions_many(texts: list[str]) -> list[list[Decision]]:
+    """The decisions for many texts against the live stock, with no side effect (the post archive's path)."""
+    index = current_index()
+    scored = score_batch(index, texts, min_score=min(settings.MATCH_CONTAINMENT_REVIEW, 0.3))
+    rumor_ids = {s.rumor_id for found in scored for s in found}
+    rumors = {rid: card[0] for rid, card in _rumor_cards(rumor_ids, index.version).items()}
+    hashes = {i: exact_hash(normalize(texts[i]).text) for i, found in enumerate(scored) if found}
+    allowed = (
+        set(
+            AllowListEntry.objects.filter(rumor_id__in=rumor_ids, exact_hash__in=set(hashes.values())).values_list(
+                "rumor_id", "exact_hash"
+            )
+        )
+        if hashes
+        else set()
+    )
+    return [decide(found, rumors, {rid for rid, h in allowed if h == hashes.get(i)}) for i, found in enumerate(scored)]

@@ -13,7 +13,7 @@ _FACT_CHECKER = (
     [("debunk", f"{verb}_{model}") for model in _STOCK_MODELS for verb in ("view", "add", "change")]
     + [("debunk", f"delete_{model}") for model in ["rumorvariant", "rumorsource", "debunksource", "attachment"]]
     + [("debunk", "submit_rumor"), ("debunk", "view_auditevent"), ("debunk", "view_platform")]
-    + [("debunk", f"view_{model}") for model in ["match", "post", "allowlistentry"]]
+    + [("debunk", f"view_{model}") for model in ["match", "post", "allowlistentry", "correction", "exposure"]]
     + [("labels", "view_category"), ("labels", "view_verdictlabel")]
 )
 _REVIEWER = _FACT_CHECKER + [
@@ -27,6 +27,8 @@ _ADMINISTRATOR = (
     + [("debunk", f"{verb}_platform") for verb in ("add", "change", "delete")]
     + [("debunk", f"{verb}_apikey") for verb in ("view", "add", "change")]
     + [("debunk", "view_apirequestlog")]
+    + [("debunk", f"{verb}_webhookendpoint") for verb in ("view", "add", "change")]
+    + [("debunk", f"{verb}_webhookdelivery") for verb in ("view", "change")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
 )
 ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRATOR: _ADMINISTRATOR}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from debunk.models import Rumor, RumorSource, RumorVariant
+from debunk.services import corrections
 from debunk.services.audit import audit_record, diff, snapshot
 from debunk.services.fingerprints import index_bump, rumor_fingerprints_sync, variant_fingerprint_sync
 
@@ -97,7 +98,11 @@ def rumor_update(*, rumor: Rumor, by: Any, **fields: Any) -> Rumor:
             rumor_fingerprints_sync(rumor)
         if rumor.status == S.PUBLISHED:
             index_bump(rumor)  # verdict, validity or text changed what (or how) it matches
-        audit_record(actor=by, action="rumor.update", target=rumor, changes=changes)
+        event = audit_record(actor=by, action="rumor.update", target=rumor, changes=changes)
+        if rumor.status == S.PUBLISHED and "verdict" in changes:
+            corrections.schedule_rumor_changed(rumor_id=rumor.pk, revision=event.pk)
+        if rumor.status == S.PUBLISHED and "claim" in changes:
+            corrections.schedule_rumor_published(rumor_id=rumor.pk)
     return rumor
 
 
@@ -115,13 +120,17 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
         rumor.save()
         if affects_matching:
             index_bump(rumor)
-        audit_record(
+        event = audit_record(
             actor=by,
             action=action,
             target=rumor,
             changes=diff(before, snapshot(rumor), ignore=("updated_at", "updated_by")),
             reason=reason,
         )
+        if target == S.PUBLISHED:
+            corrections.schedule_rumor_published(rumor_id=rumor.pk)
+        elif target == S.RETRACTED:
+            corrections.schedule_rumor_changed(rumor_id=rumor.pk, revision=event.pk)
     return rumor
 
 
@@ -219,6 +228,7 @@ def variant_add(*, rumor: Rumor, by: Any, text: str) -> RumorVariant:
         variant_fingerprint_sync(variant)
         if rumor.status == S.PUBLISHED:
             index_bump(rumor)
+            corrections.schedule_rumor_published(rumor_id=rumor.pk)  # the archive may hold this text too
         audit_record(actor=by, action="variant.add", target=variant, changes={"text": [None, text]})
     return variant
 

@@ -21,7 +21,20 @@ from tests.api.conftest import make_key, make_platform
 from tests.factories import make_rumor
 
 CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
-PATHS = ["/api/v1/match", "/api/v1/match/batch", "/api/v1/ping", "/api/v1/logs"]
+PATHS = [
+    "/api/v1/match",
+    "/api/v1/match/batch",
+    "/api/v1/ping",
+    "/api/v1/logs",
+    "/api/v1/posts",
+    "/api/v1/exposures",
+    "/api/v1/corrections",
+    "/api/v1/corrections/ack",
+    "/api/v1/search/cards",
+    "/api/v1/rumors",
+    "/api/v1/rumors/{rumor_id}/card",
+    "/api/v1/feed/claimreview",
+]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from debunk.models import ApiRequestLog
+from debunk.tasks import purge_api_logs
 from tests.api.conftest import api_client, make_key, make_platform
 
 pytestmark = pytest.mark.urls("tests.api.urls")
@@ -107,3 +108,16 @@ def test_a_bad_since_is_400(client_for):
     response = client_for.get("/api/v1/logs", {"since": "yesterday"})
     assert response.status_code == 400
     assert "since" in response.json()
+
+
+def test_old_request_logs_are_purged(client_for, settings):
+    client_for.get("/api/v1/ping")
+    client_for.get("/api/v1/ping")
+    old, recent = ApiRequestLog.objects.order_by("pk")
+    ApiRequestLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=91))
+    settings.API_LOG_RETENTION_DAYS = 90
+    assert purge_api_logs() == 1
+    assert list(ApiRequestLog.objects.values_list("pk", flat=True)) == [recent.pk]
+    settings.API_LOG_RETENTION_DAYS = 0
+    ApiRequestLog.objects.update(created_at=timezone.now() - timedelta(days=1000))
+    assert purge_api_logs() == 0 and ApiRequestLog.objects.count() == 1

@@ -1,0 +1,91 @@
+"""Search evaluation on CLEF-2020 CheckThat! Task 2 (English tweets → the Snopes fact-check that debunks them):
+MAP@5 and Recall@5 of the project's search, and of a plain BM25 baseline on the same queries, in the same run."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from search.backends.base import RumorDocument, SearchBackend, SearchQuery
+
+K = 5
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    claims: list[dict]  # {vclaim_id, vclaim, title}
+    queries: list[dict]  # {query_id, text, relevant_vclaim_ids}
+
+
+def load(vclaims: Path, queries: Path) -> Dataset:
+    def read(path: Path) -> list[dict]:
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    return Dataset(read(vclaims), read(queries))
+
+
+def documents(dataset: Dataset) -> list[RumorDocument]:
+    """Each verified claim as a debunked rumor: the claim, and the fact-check's title as its debunk title."""
+    return [
+        RumorDocument(rumor_id=i, claim=c["vclaim"], title=c.get("title") or "", has_debunk=True)
+        for i, c in enumerate(dataset.claims, start=1)
+    ]
+
+
+def average_precision(ranked: list[str], relevant: set[str], k: int = K) -> float:
+    """The CLEF scorer's AP@k: precision at each relevant hit in the top k, summed, over the number relevant."""
+    found, total = 0, 0.0
+    for i, item in enumerate(ranked[:k], start=1):
+        if item in relevant:
+            found += 1
+            total += found / i
+    return total / len(relevant) if relevant else 0.0
+
+
+def recall(ranked: list[str], relevant: set[str], k: int = K) -> float:
+    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
+
+
+def score(rank: Callable[[str], list[str]], queries: Iterable[dict]) -> tuple[float, float]:
+    aps, recalls = [], []
+    for q in queries:
+        ranked, relevant = rank(q["text"]), set(q["relevant_vclaim_ids"])
+        aps.append(average_precision(ranked, relevant))
+        recalls.append(recall(ranked, relevant))
+    return float(np.mean(aps)), float(np.mean(recalls))
+
+
+def project_ranker(backend: SearchBackend, dataset: Dataset, min_coverage: float) -> Callable[[str], list[str]]:
+    """The project's search: the same backend code and query path as the public pages (no highlights)."""
+    ids = {i: c["vclaim_id"] for i, c in enumerate(dataset.claims, start=1)}
+
+    def rank(text: str) -> list[str]:
+        result = backend.search(SearchQuery(text=text, min_coverage=min_coverage, limit=K, highlight=False))
+        return [ids[hit.rumor_id] for hit in result.hits]
+
+    return rank
+
+
+def bm25_ranker(dataset: Dataset) -> Callable[[str], list[str]]:
+    """The baseline: rank_bm25's BM25Okapi (default parameters) over lower-cased \\w+ tokens of claim and title."""
+    from rank_bm25 import BM25Okapi
+
+    def tokenize(text: str) -> list[str]:
+        return _WORD.findall(text.lower())
+
+    bm25 = BM25Okapi([tokenize(f"{c['vclaim']} {c.get('title') or ''}") for c in dataset.claims])
+    ids = [c["vclaim_id"] for c in dataset.claims]
+
+    def rank(text: str) -> list[str]:
+        scores = bm25.get_scores(tokenize(text))
+        top = np.argsort(-scores, kind="stable")[:K]
+        return [ids[i] for i in top if scores[i] > 0]
+
+    return rank

@@ -1,0 +1,178 @@
+"""Public search: what the public pages and the platforms' API call, and keeping the index in step.
+
+Reads go to the configured backend (search.backends) and come back as live rumors fetched with
+debunk.selectors.public_rumors(), so nothing retracted or expired is ever shown even if the index lags.
+Writes are scheduled on commit and run in a Celery task; a search outage is logged and never fails a save.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from debunk.models import Rumor
+from debunk.selectors import public_rumors
+from labels.models import Category
+from search.backends import BackendHit, SearchQuery, SearchUnavailable, get_backend
+from search.documents import live_documents, rumor_document
+
+logger = logging.getLogger(__name__)
+
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    rumor: Rumor  # fetched with public_rumors(): live, verdict and category selected, published debunks prefetched
+    score: float
+    highlights: dict[str, SafeString]  # "claim", "title", "body" → escaped snippet with matches in <mark>
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
+    total: int
+    page: int
+    per_page: int
+    unavailable: bool = False  # the search engine could not be reached (the page shows no results)
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def category_subtree_ids(category_id: int) -> tuple[int, ...]:
+    """The category and all its descendants (the tree is small: read it whole)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    found, stack = [], [category_id]
+    while stack:
+        pk = stack.pop()
+        if pk in found:
+            continue
+        found.append(pk)
+        stack.extend(children.get(pk, []))
+    return tuple(found)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _hydrate(backend_hits: list[BackendHit]) -> list[SearchHit]:
+    rumors = public_rumors().in_bulk([hit.rumor_id for hit in backend_hits])
+    return [
+        SearchHit(
+            rumor=rumors[hit.rumor_id],
+            score=hit.score,
+            highlights={name: mark_safe(html) for name, html in hit.highlights.items()},  # escaped by the backend
+        )
+        for hit in backend_hits
+        if hit.rumor_id in rumors
+    ]
+
+
+def search_rumors(
+    q: str,
+    *,
+    category: int | None = None,
+    verdict: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> SearchPage:
+    """A page of live rumors matching q, debunked ones first; filters: a category with its sub-categories, a
+    verdict label code, and the day range [date_from, date_to] of publication (in the site's time zone)."""
+    page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
+    q = (q or "").strip()
+    if not q:
+        return SearchPage([], 0, page, per_page)
+    query = SearchQuery(
+        text=q,
+        category_ids=category_subtree_ids(category) if category is not None else None,
+        verdict=verdict or None,
+        published_from=_day_start(date_from) if date_from else None,
+        published_before=_day_start(date_to + timedelta(days=1)) if date_to else None,
+        min_coverage=settings.SEARCH_MIN_COVERAGE,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+    )
+    try:
+        result = get_backend().search(query)
+    except (SearchUnavailable, OSError):  # OSError: ConnectionError, TimeoutError from a backend
+        logger.exception("search failed for a query of %d characters", len(q))
+        return SearchPage([], 0, page, per_page, unavailable=True)
+    return SearchPage(_hydrate(result.hits), result.total, page, per_page)
+
+
+def search_cards(q: str, *, limit: int = 3) -> list[SearchHit]:
+    """Debunk cards for a platform's search results: only debunked rumors holding at least
+    SEARCH_CARD_MIN_COVERAGE of the query's terms, so an unrelated query gets none."""
+    q = (q or "").strip()
+    if not q or limit <= 0:
+        return []
+    query = SearchQuery(
+        text=q,
+        debunked_only=True,
+        min_coverage=settings.SEARCH_CARD_MIN_COVERAGE,
+        limit=limit,
+    )
+    try:
+        result = get_backend().search(query)
+    except (SearchUnavailable, OSError):
+        logger.exception("card search failed for a query of %d characters", len(q))
+        return []
+    return _hydrate(result.hits)
+
+
+# --- keeping the index in step --------------------------------------------------------------------------------
+
+
+def rumor_search_schedule(rumor: Rumor) -> None:
+    """After the current transaction commits, (re)index the rumor or drop it from the index (a Celery task)."""
+    rumor_id = rumor.pk
+    transaction.on_commit(lambda: _enqueue(rumor_id), robust=True)
+
+
+def _enqueue(rumor_id: int) -> None:
+    from search.tasks import search_index_rumor
+
+    try:
+        search_index_rumor.delay(rumor_id)
+    except Exception:  # the broker is down: the save has committed, search_reindex repairs the index
+        logger.exception("could not schedule the search update of rumor %s", rumor_id)
+
+
+def rumor_search_refresh(*, rumor_id: int) -> bool:
+    """Index the rumor if it is live, remove it otherwise; True when it is now in the index.
+    Raises the backend's error: the task decides whether to retry."""
+    rumor = public_rumors().filter(pk=rumor_id).first()
+    backend = get_backend()
+    if rumor is None:
+        backend.delete([rumor_id])
+        return False
+    backend.index([rumor_document(rumor)])
+    return True
+
+
+def search_rebuild(*, progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the whole index from the live rumors (after a change of analysis, or to repair missed updates)."""
+    return get_backend().rebuild(live_documents(), progress=progress)
