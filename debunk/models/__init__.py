@@ -6,6 +6,7 @@ from debunk.models.debunk import Debunk, DebunkSource
 from debunk.models.matching import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.models.platform import Platform
 from debunk.models.rumor import ReviewItem, Rumor, RumorSource, RumorVariant
+from debunk.models.tracing import FirstPoster, Trace
 
 __all__ = [
     "AllowListEntry",
@@ -18,6 +19,7 @@ __all__ = [
     "DebunkSource",
     "Exposure",
     "Fingerprint",
+    "FirstPoster",
     "IndexChange",
     "Interaction",
     "Match",
@@ -27,6 +29,7 @@ __all__ = [
     "Rumor",
     "RumorSource",
     "RumorVariant",
+    "Trace",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
