@@ -163,6 +163,9 @@ WEBHOOK_TIMEOUT_SECONDS = float(env_str("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_RETRY_HOURS = float(env_str("WEBHOOK_RETRY_HOURS", "72"))  # then the delivery is dead-lettered
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)  # loopback/private endpoint hosts (demos, tests)
 
+# Tracing: clock difference between platforms tolerated when ordering origins (seconds).
+TRACING_CLOCK_SKEW_SECONDS = env_int("TRACING_CLOCK_SKEW_SECONDS", 300)
+
 # Public site: absolute links in cards, feeds and ClaimReview (empty: the request's own host).
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
 PUBLIC_ORGANIZATION_NAME = env_str("PUBLIC_ORGANIZATION_NAME", "Debunk")

@@ -1,1 +1,2 @@
+import debunk.admin.tracing  # noqa: F401  (registers the tracing admin)
 from debunk.admin import apikeys, audit, corrections, matches, platform, rumors  # noqa: F401  (registers the admin classes)

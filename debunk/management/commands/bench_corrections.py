@@ -110,7 +110,10 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
             if not opts["keep"]:
-                self._cleanup()
+                try:
+                    self._cleanup()
+                except Exception as exc:  # the figures still count; say what is left behind
+                    self.stderr.write(f"cleanup of platform {self.code} failed: {exc}")
         if self.as_json:
             self.stdout.write(json.dumps(figures))
         else:
