@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -141,6 +142,18 @@ CELERY_BEAT_SCHEDULE = {
     "purge-exposures": {"task": "debunk.tasks.purge_exposures", "schedule": 3600.0},
     "release-deferred-corrections": {"task": "debunk.tasks.release_deferred_corrections", "schedule": 300.0},
     "deliver-corrections": {"task": "debunk.tasks.deliver_corrections", "schedule": 15.0},
+    "expire-sanctions": {"task": "debunk.tasks.expire_sanctions", "schedule": 300.0},
+    "deliver-sanction-notices": {"task": "debunk.tasks.deliver_sanction_notices", "schedule": 30.0},
+    "publish-weekly-report": {
+        "task": "debunk.tasks.publish_report",
+        "schedule": crontab(minute=0, hour=1, day_of_week="mon"),
+        "args": ("weekly",),
+    },
+    "publish-monthly-report": {
+        "task": "debunk.tasks.publish_report",
+        "schedule": crontab(minute=0, hour=2, day_of_month="1"),
+        "args": ("monthly",),
+    },
 }
 
 # Matching: how often each process checks whether the match index changed, and the containment

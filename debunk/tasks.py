@@ -151,3 +151,45 @@ def _enqueue_delivery(delivery_id: int, attempts: int) -> None:
 
     if cache.add(f"debunk:webhook-queued:{delivery_id}:{attempts}", 1, int(lease_for().total_seconds())):
         deliver.delay(delivery_id)
+
+
+# --- Sanctions: expiry, notices to the platforms, public reports (debunk/services/sanctions.py, reports.py) ------
+
+
+@shared_task
+def expire_sanctions() -> int:
+    """Celery beat, every 5 minutes: end the time-limited measures whose time is up (idempotent)."""
+    from debunk.services.sanctions import sanctions_expire
+
+    return sanctions_expire()
+
+
+@shared_task
+def deliver_sanction_notices() -> int:
+    """Celery beat, every 30 s: send every due sanction notice (new ones are also sent on commit)."""
+    from django.core.cache import cache
+
+    from debunk.services.sanctions import notices_due
+
+    due = notices_due()
+    for notice_id, attempts in due:
+        # once per (notice, attempt) for a lease, so that the beat does not pile up copies behind a busy worker
+        if cache.add(f"debunk:sanction-notice-queued:{notice_id}:{attempts}", 1, 60):
+            deliver_sanction_notice.delay(notice_id)
+    return len(due)
+
+
+@shared_task
+def deliver_sanction_notice(notice_id: int) -> str:
+    """One attempt of one notice; does nothing unless it is due (a duplicate task is a no-op)."""
+    from debunk.services.sanctions import notice_attempt
+
+    return notice_attempt(notice_id=notice_id)
+
+
+@shared_task
+def publish_report(kind: str) -> int:
+    """Celery beat (weekly, monthly): publish the report of the last full period; returns its id."""
+    from debunk.services.reports import report_publish
+
+    return report_publish(kind=kind).pk

@@ -12,6 +12,8 @@ from django.utils.safestring import mark_safe
 from debunk import selectors
 from debunk.cards import claim_review, public_url
 from debunk.forms import SearchForm
+from debunk.models import Measure, Report
+from debunk.services.reports import report_csv
 from labels.models import Category
 from search.services import search_rumors
 
@@ -102,6 +104,27 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(
         request, "debunk/search.html", {"form": form, "results": results, "pager": pager, "query": query.urlencode()}
     )
+
+
+def report_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "debunk/report_list.html", {"reports": Report.objects.all()[:200]})
+
+
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(Report, pk=pk)
+    label = {m.value: m.label for m in Measure}
+    measures = [
+        {**row, "label": label.get(row["measure"], row["measure"])} for row in report.data["sanctions_by_measure"]
+    ]
+    cases = [{**row, "label": label.get(row["measure"], row["measure"])} for row in report.data["typical_cases"]]
+    return render(request, "debunk/report_detail.html", {"report": report, "measures": measures, "cases": cases})
+
+
+def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(Report, pk=pk)
+    response = HttpResponse("\ufeff" + report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{report.kind}-{report.period_start}.csv"'
+    return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

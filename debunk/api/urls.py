@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from debunk.api import corrections, intake, match, public, views
+from debunk.api import corrections, intake, match, public, sanctions, views
 
 app_name = "api"
 
@@ -22,4 +22,9 @@ urlpatterns = [
     path("rumors", public.RumorListView.as_view(), name="rumors"),
     path("rumors/<str:rumor_id>/card", public.RumorCardView.as_view(), name="rumor-card"),
     path("feed/claimreview", public.ClaimReviewFeedView.as_view(), name="feed-claimreview"),
+    path("sanctions", sanctions.SanctionListView.as_view(), name="sanctions"),
+    path("sanctions/<str:sanction_id>", sanctions.SanctionDetailView.as_view(), name="sanction"),
+    path("sanctions/<str:sanction_id>/appeal", sanctions.SanctionAppealView.as_view(), name="sanction-appeal"),
+    path("blacklist/check", sanctions.BlacklistCheckView.as_view(), name="blacklist-check"),
+    path("blacklist/identities", sanctions.BlacklistIdentitiesView.as_view(), name="blacklist-identities"),
 ]

@@ -6,6 +6,16 @@ from debunk.models.debunk import Debunk, DebunkSource
 from debunk.models.matching import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.models.platform import Platform
 from debunk.models.rumor import ReviewItem, Rumor, RumorSource, RumorVariant
+from debunk.models.sanctions import (
+    BannedIdentity,
+    Measure,
+    Organization,
+    OrganizationMember,
+    Report,
+    Sanction,
+    SanctionNotice,
+    SanctionRule,
+)
 from debunk.models.tracing import FirstPoster, Trace
 
 __all__ = [
@@ -14,6 +24,7 @@ __all__ = [
     "ApiRequestLog",
     "Attachment",
     "AuditEvent",
+    "BannedIdentity",
     "Correction",
     "Debunk",
     "DebunkSource",
@@ -23,12 +34,19 @@ __all__ = [
     "IndexChange",
     "Interaction",
     "Match",
+    "Measure",
+    "Organization",
+    "OrganizationMember",
     "Platform",
     "Post",
+    "Report",
     "ReviewItem",
     "Rumor",
     "RumorSource",
     "RumorVariant",
+    "Sanction",
+    "SanctionNotice",
+    "SanctionRule",
     "Trace",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -15,12 +15,25 @@ _FACT_CHECKER = (
     + [("debunk", "submit_rumor"), ("debunk", "view_auditevent"), ("debunk", "view_platform")]
     + [("debunk", f"view_{model}") for model in ["match", "post", "allowlistentry", "correction", "exposure"]]
     + [("labels", "view_category"), ("labels", "view_verdictlabel")]
+    + [("debunk", f"view_{model}") for model in ["sanction", "sanctionrule", "organization", "organizationmember"]]
+    + [("debunk", "recommend_sanction"), ("debunk", "view_report")]
 )
-_REVIEWER = _FACT_CHECKER + [
-    ("debunk", "review_rumor"),
-    ("debunk", "delete_debunk"),
-    ("debunk", "delete_allowlistentry"),
+_MCN_EDIT = [
+    ("debunk", f"{verb}_{model}") for model in ["organization", "organizationmember"] for verb in ("add", "change")
 ]
+_REVIEWER = (
+    _FACT_CHECKER
+    + _MCN_EDIT
+    + [
+        ("debunk", "review_rumor"),
+        ("debunk", "delete_debunk"),
+        ("debunk", "delete_allowlistentry"),
+        ("debunk", "delete_organizationmember"),
+        ("debunk", "apply_sanction"),
+        ("debunk", "view_bannedidentity"),
+        ("debunk", "view_sanctionnotice"),
+    ]
+)
 _ADMINISTRATOR = (
     _REVIEWER
     + [("labels", f"{verb}_{model}") for model in ["category", "verdictlabel"] for verb in ("add", "change", "delete")]
@@ -29,6 +42,8 @@ _ADMINISTRATOR = (
     + [("debunk", "view_apirequestlog")]
     + [("debunk", f"{verb}_webhookendpoint") for verb in ("view", "add", "change")]
     + [("debunk", f"{verb}_webhookdelivery") for verb in ("view", "change")]
+    + [("debunk", f"{verb}_sanctionrule") for verb in ("add", "change", "delete")]
+    + [("debunk", "export_ledger")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
 )
 ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRATOR: _ADMINISTRATOR}

@@ -34,6 +34,11 @@ PATHS = [
     "/api/v1/rumors",
     "/api/v1/rumors/{rumor_id}/card",
     "/api/v1/feed/claimreview",
+    "/api/v1/sanctions",
+    "/api/v1/sanctions/{sanction_id}",
+    "/api/v1/sanctions/{sanction_id}/appeal",
+    "/api/v1/blacklist/check",
+    "/api/v1/blacklist/identities",
 ]
 
 
