@@ -37,7 +37,7 @@ from itertools import accumulate, chain
 
 import opencc
 
-__all__ = ["Normalized", "normalize", "normalize_segments", "split_repost_chain"]
+__all__ = ["Normalized", "normalize", "normalize_segments", "normalize_text", "split_repost_chain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +289,11 @@ def _normalize(text: str, base: int) -> Normalized:
 def normalize(text: str) -> Normalized:
     """Letters, digits and CJK of text (simplified, lower case, half-width), each with its original index."""
     return _normalize(text, 0)
+
+
+def normalize_text(text: str) -> str:
+    """normalize(text).text."""
+    return _normalize(text, 0).text
 
 
 _REPOST_RE = re.compile(r"//[@＠][^\s:：/@＠]{1,30}[:：]")

@@ -21,7 +21,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Max
 
-from debunk.matching.index import Entry, MatchIndex
+from debunk.matching import compiled
+from debunk.matching.index import FORMAT, Entry, MatchIndex
 
 _lock = threading.Lock()
 _index: MatchIndex | None = None
@@ -60,7 +61,7 @@ def _snapshot_dir(version: int) -> Path | None:
     db = connection.settings_dict
     identity = hashlib.sha256(f"{db['ENGINE']}|{db['HOST']}|{db['PORT']}|{db['NAME']}".encode()).hexdigest()[:12]
     stamp = IndexChange.objects.filter(pk=version).values_list("created_at", flat=True).first()
-    return Path(root) / identity / f"v{version}-{int(stamp.timestamp() * 1e6) if stamp else 0}"
+    return Path(root) / identity / f"v{version}-{int(stamp.timestamp() * 1e6) if stamp else 0}-f{FORMAT}"
 
 
 def open_snapshot(version: int) -> MatchIndex:
@@ -120,8 +121,11 @@ def current_index() -> MatchIndex:
     if index is not None and time.monotonic() - _checked_at < settings.MATCH_INDEX_POLL_SECONDS:
         return index
     with _lock:
+        first = _index is None
         _index = refreshed(_index)
         _checked_at = time.monotonic()
+        if first:
+            compiled.warm_up()  # load the compiled matcher now, not on the first request that matches
         return _index
 
 
