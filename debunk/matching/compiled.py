@@ -360,9 +360,36 @@ def match_parts(
     return post, row, sim, cont, keys, key_post, hashes, hoff
 
 
+@njit(cache=True)
+def shared_runs(post_grams, rumor_set, size):
+    """Runs of consecutive post n-grams that all occur in the rumor's sorted n-gram set: (starts, lengths in
+    characters), in post order."""
+    n = post_grams.size
+    starts = np.empty(n, np.int64)
+    lengths = np.empty(n, np.int64)
+    m = 0
+    run = -1
+    for i in range(n):
+        j = np.searchsorted(rumor_set, post_grams[i])
+        if j < rumor_set.size and rumor_set[j] == post_grams[i]:
+            if run < 0:
+                run = i
+        elif run >= 0:
+            starts[m], lengths[m] = run, i - 1 - run + size
+            m += 1
+            run = -1
+    if run >= 0:
+        starts[m], lengths[m] = run, n - 1 - run + size
+        m += 1
+    return starts[:m], lengths[:m]
+
+
 def warm_up() -> None:
     """Load (or compile) the kernels now rather than on a first request."""
     from debunk.matching.index import MatchIndex
-    from debunk.matching.matcher import score_batch
+    from debunk.matching.matcher import evidence, score_batch
+    from debunk.matching.normalize import normalize
 
-    score_batch(MatchIndex(), ["预热一下编译好的匹配内核，这是一段足够长的文字" * 12])
+    text = "预热一下编译好的匹配内核，这是一段足够长的文字" * 12
+    score_batch(MatchIndex(), [text])
+    evidence(normalize(text), text)

@@ -59,9 +59,12 @@ def exact_key(exact: str) -> int:
     return int(exact[:16], 16)
 
 
+KEYS_PER_BUCKET = 2
+
+
 def bucket_bits(keys: int) -> int:
-    """log2 of the LSH table's bucket count: about two keys a bucket, at least two buckets."""
-    return max(1, (max(keys, 1) // 2 - 1).bit_length())
+    """log2 of the LSH table's bucket count: about KEYS_PER_BUCKET keys a bucket, at least two buckets."""
+    return max(1, (max(keys, 1) // KEYS_PER_BUCKET - 1).bit_length())
 
 
 def bucketed(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from debunk.matching.fingerprint import (
     positional_shingles,
 )
 from debunk.matching.index import _MULT, _SALT, MatchIndex
-from debunk.matching.normalize import Normalized, normalize, normalize_segments, normalize_text
+from debunk.matching.normalize import Normalized, normalize, normalize_segments, normalize_text, split_repost_chain
 
 # Windows of long posts, for a rumor quoted inside them: (n-grams per window, n-grams between starts).
 # A quoted rumor of about a window's length is then at most half a stride from some window, so that
@@ -68,27 +68,50 @@ class Prepared:
     post_parts: np.ndarray  # int64, count + 1: post i's parts are post_parts[i]:post_parts[i + 1], whole text first
     whole: np.ndarray  # bool per part
     digests: list[bytes]  # sha256 of each part
+    normalized: list[Normalized | None] | None = None  # each post's whole text with offsets, when asked for
+    hashes: np.ndarray | None = None  # after scoring: every part's positional n-gram hashes...
+    hoff: np.ndarray | None = None  # ...part k's being hashes[hoff[k]:hoff[k + 1]]
 
     @property
     def exact(self) -> list[str]:
         return [d.hex() for d in self.digests]
 
+    def exact_hash(self, post: int) -> str | None:
+        """The exact hash of a post's normalised text (None for a text that normalises to nothing)."""
+        first = self.post_parts[post]
+        return self.digests[first].hex() if first < self.post_parts[post + 1] else None
 
-def prepare(texts: list[str]) -> Prepared:
+    def grams(self, post: int) -> np.ndarray | None:
+        """Positional n-gram hashes of a post's normalised text, once scored."""
+        if self.hashes is None or self.post_parts[post] == self.post_parts[post + 1]:
+            return None
+        first = self.post_parts[post]
+        return self.hashes[self.hoff[first] : self.hoff[first + 1]]
+
+
+def prepare(texts: list[str], *, offsets: bool = False) -> Prepared:
+    """Normalise a batch; with offsets, keep each post's Normalized (for evidence) instead of its text only."""
     parts: list[str] = []
     part_post: list[int] = []
     whole: list[bool] = []
     post_parts = [0]
+    kept: list[Normalized | None] | None = [] if offsets else None
     for i, raw in enumerate(texts):
-        normalized = normalize_text(raw)
+        if kept is not None:
+            full = normalize(raw)
+            normalized = full.text
+            kept.append(full if normalized else None)
+        else:
+            normalized = normalize_text(raw)
         if normalized:
             parts.append(normalized)
             part_post.append(i)
             whole.append(True)
             if "//@" in raw:  # a repost chain: each segment is matched on its own too
-                for segment in normalize_segments(raw):
-                    if segment.text and segment.text != normalized:
-                        parts.append(segment.text)
+                for start, end in split_repost_chain(raw):
+                    segment = normalize_text(raw[start:end])
+                    if segment and segment != normalized:
+                        parts.append(segment)
                         part_post.append(i)
                         whole.append(False)
         post_parts.append(len(parts))
@@ -99,6 +122,7 @@ def prepare(texts: list[str]) -> Prepared:
         np.array(post_parts, dtype=np.int64),
         np.array(whole, dtype=bool),
         [sha256(p.encode("utf-8")).digest() for p in parts],
+        kept,
     )
 
 
@@ -145,6 +169,7 @@ def score_prepared(index: MatchIndex, batch: Prepared, *, min_score: float = 0.3
         arr["sh_data"],
         float(min_score),
     )
+    batch.hashes, batch.hoff = hashes, hoff
     found = zip(
         post.tolist(),
         arr["fp_ids"][row].tolist(),
@@ -338,13 +363,35 @@ class _Parts:
         return [h[bounds[k] : bounds[k + 1]] for k in range(self.count)]
 
 
-def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+def evidence(
+    post: Normalized, rumor_text: str, post_grams: np.ndarray | None = None
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """Shared runs of text as (post span, rumor span) in original offsets, longest first (at most 5).
 
     A run is a stretch of consecutive post n-grams that all occur in the rumor; it is placed in the rumor
-    where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff.
+    where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff. `post_grams` are the
+    post's positional n-gram hashes when the caller has them (`Prepared.grams`).
     """
-    rumor, rumor_grams, first_in_rumor = _rumor_grams(rumor_text)
+    rumor, rumor_set, first_in_rumor = _rumor_grams(rumor_text)
+    if post_grams is None:
+        post_grams = positional_shingles(post.text)
+    if not post_grams.size or not rumor_set.size:
+        return []
+    starts, lengths = compiled.shared_runs(post_grams, rumor_set, SHINGLE_SIZE)
+    order = [i for i in np.argsort(-lengths, kind="stable").tolist() if lengths[i] >= MIN_EVIDENCE][:5]
+    spans = []
+    for i in order:
+        start, length = int(starts[i]), int(lengths[i])
+        r_start = first_in_rumor[int(post_grams[start])]
+        r_end = min(r_start + length, len(rumor.text))
+        spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))
+    return spans
+
+
+def evidence_reference(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """evidence in numpy (the reference its compiled runs are tested against)."""
+    rumor, _, first_in_rumor = _rumor_grams(rumor_text)
+    rumor_grams = positional_shingles(rumor.text)
     post_grams = positional_shingles(post.text)
     if not post_grams.size or not rumor_grams.size:
         return []
@@ -366,14 +413,14 @@ def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], t
 
 @lru_cache(maxsize=4096)
 def _rumor_grams(text: str) -> tuple[Normalized, np.ndarray, dict[int, int]]:
-    """A rumor's normalised text, its n-grams and where each first occurs: rumors recur in every match
-    against them, so this is computed once per process."""
+    """A rumor's normalised text, its sorted unique n-grams and where each first occurs: rumors recur in
+    every match against them, so this is computed once per process."""
     rumor = normalize(text)
     grams = positional_shingles(rumor.text)
     first: dict[int, int] = {}
     for position, gram in enumerate(grams.tolist()):
         first.setdefault(gram, position)
-    return rumor, grams, first
+    return rumor, np.unique(grams), first
 
 
 __all__ = ["Scored", "evidence", "score_batch", "score_batch_reference", "score_text"]

@@ -9,11 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
-from debunk.matching.fingerprint import exact_hash
-from debunk.matching.matcher import Scored, evidence, score_batch
-from debunk.matching.normalize import normalize
+from debunk.matching.matcher import Scored, evidence, prepare, score_prepared
+from debunk.matching.normalize import Normalized
 from debunk.matching.serving import current_index
 from debunk.models import AllowListEntry, Debunk, Match, Platform, Post, Rumor
 
@@ -62,13 +61,11 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     started = time.perf_counter()
     index = current_index()
     floor = min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
-    scored = score_batch(index, [r.text for r in requests], min_score=floor)
+    batch = prepare([r.text for r in requests], offsets=True)  # normalised once: offsets kept for evidence
+    scored = score_prepared(index, batch, min_score=floor)
     rumor_ids = {s.rumor_id for found in scored for s in found}
     cards = _rumor_cards(rumor_ids, index.version)
-    rumors = {rid: card[0] for rid, card in cards.items()}
-    debunks = {rid: card[1] for rid, card in cards.items() if card[1] is not None}
-    normalized = {i: normalize(requests[i].text) for i, found in enumerate(scored) if found}
-    hashes = {i: exact_hash(n.text) for i, n in normalized.items()}
+    hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}
     allowed = (
         set(
             AllowListEntry.objects.filter(rumor_id__in=rumor_ids, exact_hash__in=set(hashes.values())).values_list(
@@ -78,20 +75,24 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
         if hashes
         else set()
     )
+    rumors = {rid: card.rumor for rid, card in cards.items()}
     results = []
+    suspects: list[tuple[MatchRequest, list[Decision]]] = []
     for i, request in enumerate(requests):
-        allowed_here = {rid for rid, h in allowed if h == hashes.get(i)}
+        if not scored[i]:
+            results.append({"matched": False, "action": "allow", "matches": [], "index_version": index.version})
+            continue
+        allowed_here = {rid for rid, h in allowed if h == hashes[i]} if allowed else set()
         decisions = decide(scored[i], rumors, allowed_here)
         action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
         suspected = [d for d in decisions if d.suspected]
         if suspected and platform is not None:
-            queue_suspected(
-                platform=platform, text=request.text, platform_post_id=request.platform_post_id, decisions=suspected
-            )
+            suspects.append((request, suspected))
+        normalized, grams = batch.normalized[i], batch.grams(i)
         result: dict[str, Any] = {
             "matched": bool(decisions),
             "action": action,
-            "matches": [_match_payload(d, normalized[i], debunks.get(d.rumor.pk)) for d in decisions],
+            "matches": [_match_payload(d, normalized, grams, cards[d.rumor.pk]) for d in decisions],
             "index_version": index.version,
         }
         if request.context == "compose" and decisions:
@@ -101,6 +102,8 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
                 "rumor_id": top.rumor.pk,
             }
         results.append(result)
+    if suspects:
+        queue_suspected_many(platform=platform, items=suspects)
     took = round((time.perf_counter() - started) * 1000, 3)
     for result in results:
         result["took_ms"] = took
@@ -108,24 +111,46 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
 
 
 _CARD_SECONDS = 5.0  # verdict labels can change without a new index version: keep cards this long at most
-_cards: dict[int, tuple[Rumor, Debunk | None]] = {}
-_cards_key: tuple[int, float] = (-1, 0.0)
 
 
-def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, tuple[Rumor, Debunk | None]]:
+@dataclass(frozen=True)
+class _Card:
+    """What a match answer says of a rumor, built once per card lifetime."""
+
+    rumor: Rumor
+    debunk: dict[str, str] | None
+    verdict: dict[str, str]
+    label_text: str
+
+
+_cards: dict[int, _Card] = {}
+_cards_key: tuple[Any, ...] = (-1, 0.0)
+
+
+def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, _Card]:
     """Each rumor with its verdict and newest debunk, cached per process for the index version (and a few
     seconds), so a match costs no database query for rumors already seen."""
     global _cards_key
     now = time.monotonic()
-    if _cards_key[0] != version or now - _cards_key[1] > _CARD_SECONDS:
+    urls = (get_script_prefix(), get_urlconf())
+    if _cards_key[0] != version or now - _cards_key[1] > _CARD_SECONDS or _cards_key[2:] != urls:
         _cards.clear()
-        _cards_key = (version, now)
+        _cards_key = (version, now, *urls)
     missing = rumor_ids - _cards.keys()
     if missing:
         rumors = Rumor.objects.select_related("verdict").in_bulk(missing)
         debunks = _latest_debunks(set(rumors))
         for rumor_id, rumor in rumors.items():
-            _cards[rumor_id] = (rumor, debunks.get(rumor_id))
+            debunk = debunks.get(rumor_id)
+            verdict = rumor.verdict
+            _cards[rumor_id] = _Card(
+                rumor,
+                {"title": debunk.title, "summary": debunk.summary, "url": reverse("rumor-detail", args=[rumor_id])}
+                if debunk
+                else None,
+                {"code": verdict.code, "text": verdict.text},
+                f"{verdict.text_zh}：{debunk.title}" if debunk else verdict.text_zh,
+            )
     return {rid: _cards[rid] for rid in rumor_ids if rid in _cards}
 
 
@@ -139,43 +164,75 @@ def _latest_debunks(rumor_ids: set[int]) -> dict[int, Debunk]:
     return latest
 
 
-def _match_payload(decision: Decision, normalized: Any, debunk: Debunk | None) -> dict[str, Any]:
-    rumor, scored = decision.rumor, decision.scored
+def _match_payload(decision: Decision, normalized: Normalized, grams: Any, card: _Card) -> dict[str, Any]:
+    scored = decision.scored
     return {
-        "rumor_id": rumor.pk,
+        "rumor_id": card.rumor.pk,
         "similarity": scored.similarity,
         "containment": scored.containment,
         "decision": "suspected" if decision.suspected else "matched",
-        "verdict": {"code": rumor.verdict.code, "text": rumor.verdict.text},
-        "label_text": f"{rumor.verdict.text_zh}：{debunk.title}" if debunk else rumor.verdict.text_zh,
-        "debunk": {"title": debunk.title, "summary": debunk.summary, "url": reverse("rumor-detail", args=[rumor.pk])}
-        if debunk
-        else None,
-        "evidence": [{"post_span": list(p), "rumor_span": list(r)} for p, r in evidence(normalized, rumor.claim)],
+        "verdict": dict(card.verdict),
+        "label_text": card.label_text,
+        "debunk": dict(card.debunk) if card.debunk else None,
+        "evidence": [
+            {"post_span": list(p), "rumor_span": list(r)}
+            for p, r in evidence(normalized, card.rumor.claim, post_grams=grams)
+        ],
     }
 
 
-@transaction.atomic
 def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, decisions: list[Decision]) -> Post:
     """Put a post that fell between thresholds in the fact-checkers' queue (idempotent per post id)."""
-    text = text.replace("\x00", "")  # PostgreSQL text cannot hold NUL; matching ignored it anyway
-    if platform_post_id:
-        post, _ = Post.objects.get_or_create(
-            platform=platform, platform_post_id=platform_post_id, defaults={"text": text}
+    return queue_suspected_many(
+        platform=platform, items=[(MatchRequest(text, "publish", platform_post_id), decisions)]
+    )[0]
+
+
+@transaction.atomic
+def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, list[Decision]]]) -> list[Post]:
+    """queue_suspected for many posts in one transaction and a few queries: the posts (one per platform post
+    id, the first text kept), then their matches (an existing match of a post and rumor is left as it is)."""
+    posts: list[Post | None] = [None] * len(items)
+    with_ids: dict[str, str] = {}
+    fresh: list[tuple[int, Post]] = []
+    for k, (request, _) in enumerate(items):
+        text = request.text.replace("\x00", "")  # PostgreSQL text cannot hold NUL; matching ignored it anyway
+        if request.platform_post_id:
+            with_ids.setdefault(request.platform_post_id, text)
+        else:
+            fresh.append((k, Post(platform=platform, text=text)))
+    if fresh:
+        created = Post.objects.bulk_create([p for _, p in fresh])
+        if any(p.pk is None for p in created):  # a backend that cannot return the new rows' ids
+            created = [Post.objects.create(platform=platform, text=p.text) for p in created]
+        for (k, _), post in zip(fresh, created, strict=True):
+            posts[k] = post
+    if with_ids:
+        Post.objects.bulk_create(
+            [Post(platform=platform, platform_post_id=pid, text=text) for pid, text in with_ids.items()],
+            ignore_conflicts=True,  # a post already reported keeps its first text
         )
-    else:
-        post = Post.objects.create(platform=platform, text=text)
-    for d in decisions:
-        Match.objects.get_or_create(
-            post=post,
-            rumor=d.rumor,
-            defaults={
-                "similarity": d.scored.similarity,
-                "containment": d.scored.containment,
-                "status": Match.Status.SUSPECTED,
-            },
-        )
-    return post
+        by_id = {
+            p.platform_post_id: p for p in Post.objects.filter(platform=platform, platform_post_id__in=list(with_ids))
+        }
+        for k, (request, _) in enumerate(items):
+            if request.platform_post_id:
+                posts[k] = by_id[request.platform_post_id]
+    Match.objects.bulk_create(
+        [
+            Match(
+                post=post,
+                rumor=d.rumor,
+                similarity=d.scored.similarity,
+                containment=d.scored.containment,
+                status=Match.Status.SUSPECTED,
+            )
+            for post, (_, decisions) in zip(posts, items, strict=True)
+            for d in decisions
+        ],
+        ignore_conflicts=True,  # idempotent per post and rumor, as get_or_create was
+    )
+    return posts
 
 
 def reset_caches() -> None:

@@ -17,6 +17,7 @@ from debunk.matching.matcher import (
     prepare,
     score_batch,
     score_batch_reference,
+    score_prepared,
 )
 from tests.matching.test_index import edit, entry, random_text
 
@@ -158,3 +159,23 @@ def test_empty_index_and_empty_posts():
 
 def test_warm_up_runs():
     compiled.warm_up()
+
+
+def test_compiled_evidence_equals_the_numpy_reference(stock):
+    from debunk.matching.matcher import evidence, evidence_reference
+    from debunk.matching.normalize import normalize
+
+    rng = random.Random(6)
+    checked = 0
+    for query in mixed_queries(rng, stock, 200):
+        post = normalize(query)
+        batch = prepare([query], offsets=True)
+        score_prepared(MatchIndex(), batch)
+        for rumor in [rng.choice(stock), *[s for s in stock if s and s[:6] in post.text][:2]]:
+            expected = evidence_reference(post, rumor)
+            assert evidence(post, rumor) == expected
+            if post.text:
+                assert evidence(post, rumor, post_grams=batch.grams(0)) == expected
+            checked += bool(expected)
+        assert batch.normalized[0] == (post if post.text else None)
+    assert checked > 50
