@@ -135,18 +135,21 @@ def _char_class(points: list[int]) -> str:
 _MARK_POINTS, _EXPANDING_POINTS, _CHANGING_POINTS = _scan()
 _MARKS = frozenset(map(chr, _MARK_POINTS))
 # Characters that must go through the fold table; the others (CJK, lower-case ASCII, full-width punctuation such as
-# ，。！) come out of normalize the same folded or not, so a text holding none of these skips str.translate. Beyond
-# planes 0 and 1 every character is taken as one (the CJK compatibility ideographs supplement folds).
-_NEEDS_FOLD_RE = re.compile(
-    "["
-    + _char_class([cp for cp in _CHANGING_POINTS if _matters(chr(cp), _fold_char(chr(cp)), _MARKS)])
-    + "\U00020000-\U0010ffff]"
-)
+# ，。！) come out of normalize the same folded or not, so a text holding none of these skips str.translate. Any
+# character beyond the BMP is taken as one (a class with astral ranges would try them one by one for every character).
+_FOLD_POINTS = [cp for cp in _CHANGING_POINTS if cp < 0x10000 and _matters(chr(cp), _fold_char(chr(cp)), _MARKS)]
+_NEEDS_FOLD_BMP_RE = re.compile(f"[{_char_class(_FOLD_POINTS)}]")
 _ASTRAL_MARKS = frozenset(c for c in _MARKS if c > "\uffff")
 # A class of BMP characters compiles to a bitmap; astral ranges are tried one by one, so astral marks (hundreds of
 # ranges) are looked up in a set instead. The astral expanding characters are ten ranges.
 _BMP_MARK_RE = re.compile(f"[{_char_class([cp for cp in _MARK_POINTS if cp < 0x10000])}]")
 _ASTRAL_RE = re.compile("[\\U00010000-\\U0010ffff]")
+
+
+def _needs_fold(text: str) -> bool:
+    return _NEEDS_FOLD_BMP_RE.search(text) is not None or _ASTRAL_RE.search(text) is not None
+
+
 _BMP_EXPANDING_RE = re.compile(f"[{_char_class([cp for cp in _EXPANDING_POINTS if cp < 0x10000])}]")
 _EXPANDING_RE = re.compile(f"[{_char_class(_EXPANDING_POINTS)}]")  # ten astral ranges after the BMP bitmap
 # Runs of letters and digits ([^\W_] is str.isalnum: exactly the L* and N* categories), with or without the combining
@@ -286,7 +289,7 @@ def _normalize(text: str, base: int) -> Normalized:
     if text.isascii():
         folded = text.lower()
         sources = None
-    elif _NEEDS_FOLD_RE.search(text) is None:
+    elif not _needs_fold(text):
         folded, sources = text, None
     else:
         folded = text.translate(_FOLD)
@@ -322,7 +325,7 @@ def normalize_text(text: str) -> str:
     """normalize(text).text, without the offsets (the matcher's hot path)."""
     if text.isascii():
         folded = text.lower()
-    elif _NEEDS_FOLD_RE.search(text) is None:
+    elif not _needs_fold(text):
         folded = text
     else:
         folded = text.translate(_FOLD)

@@ -1,7 +1,10 @@
 """POST /api/v1/match and /match/batch: the contract, bad input as 400s, and what gets logged."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from debunk.api.match import MAX_TEXT, BatchItemInput, MatchInput, _plain_item
 from debunk.models import ApiRequestLog, Post
 from tests.api.conftest import api_client
 from tests.factories import publish_rumor
@@ -132,3 +135,68 @@ def test_schema_states_the_non_blank_rule(client_for):
     schema = client_for.get("/api/v1/schema/?format=json").json()
     text = schema["components"]["schemas"]["MatchInput"]["properties"]["text"]
     assert text["pattern"] == "\\S"
+
+
+_VALUES = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(
+        ["", " ", " a", "a ", "a\n", "\x00", "a\x00", "\ud800", "x" * 128, "x" * 129, "publish", "compose"]
+    ),
+    st.sampled_from(["search", "comment", "Publish", "t" * MAX_TEXT, "t" * (MAX_TEXT + 1), " \t\n", "\u3000"]),
+    st.integers(-2, 2),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=2), max_size=2),
+)
+_ITEMS = st.one_of(
+    st.dictionaries(st.sampled_from(["id", "text", "platform_post_id", "context", "other"]), _VALUES),
+    _VALUES,
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_ITEMS)
+def test_plainly_valid_items_skip_the_serializers_with_the_same_data(raw):
+    """The views' fast path: wherever it takes an item, the serializer accepts it with exactly the same data."""
+    for with_id, serializer in ((False, MatchInput), (True, BatchItemInput)):
+        data = _plain_item(raw, with_id=with_id)
+        if data is None:
+            continue
+        form = serializer(data=raw)
+        assert form.is_valid(), form.errors
+        assert dict(form.validated_data) == data
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"text": "正常的帖子"},
+        {"text": "正常的帖子", "id": "1", "context": "compose", "platform_post_id": "p-1"},
+        {"text": " 空格开头也照原样 ", "id": "x", "extra": 1},
+    ],
+)
+def test_ordinary_items_take_the_fast_path(raw):
+    assert _plain_item(raw, with_id=False) is not None
+    assert (_plain_item(raw, with_id=True) is not None) == ("id" in raw)
+
+
+def test_batch_answers_are_the_same_through_the_fast_path_and_the_serializer(client_for, rumor, monkeypatch):
+    from debunk.api import match as match_views
+
+    items = [
+        {"id": "a", "text": CLAIM, "platform_post_id": "p1", "context": "compose"},
+        {"id": " b ", "text": CLAIM},  # trimmed by the serializer
+        {"id": "c", "text": 42},  # coerced by the serializer
+        {"id": "d", "text": "今天天气很好，适合出门散步"},
+        {"id": "e", "text": "   "},
+    ]
+
+    def answer():
+        results = client_for.post("/api/v1/match/batch", {"items": items}, format="json").json()["results"]
+        return [{k: v for k, v in r.items() if k != "took_ms"} for r in results]
+
+    fast = answer()
+    monkeypatch.setattr(match_views, "_plain_item", lambda raw, with_id: None)
+    assert answer() == fast
+    assert [r["id"] for r in fast] == ["a", "b", "c", "d", "e"] and fast[0]["warning"] and fast[4]["error"]
