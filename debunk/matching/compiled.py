@@ -166,23 +166,42 @@ def lsh_pairs(keys, key_post, shift, lsh_off, lsh_tags, lsh_rows, dead):
     """Unique (post << 32 | row) codes of the snapshot rows sharing a band key with a post's signatures.
 
     A key's bucket is its top bits (keys >> shift); the bucket's entries hold the key's low 32 bits as a
-    tag, so a lookup is two offset reads and a short scan."""
-    buf = np.empty(max(64, keys.size), np.int64)
+    tag, so a lookup is two offset reads and a short scan. All buckets are located first, then scanned:
+    independent loads that the processor overlaps, where one loop would wait on each bucket in turn."""
+    bands = keys.shape[1]
+    flat = keys.ravel()
+    count = flat.size
+    lo = np.empty(count, np.int64)
+    hi = np.empty(count, np.int64)
+    for i in range(count):
+        bucket = np.int64(flat[i] >> np.uint64(shift))
+        lo[i] = lsh_off[bucket]
+        hi[i] = lsh_off[bucket + 1]
+    buf = np.empty(max(64, count), np.int64)
     n = 0
-    for s in range(keys.shape[0]):
-        post = np.int64(key_post[s])
-        for t in range(keys.shape[1]):
-            key = keys[s, t]
-            bucket = np.int64(key >> np.uint64(shift))
-            tag = np.uint32(key & _LOW32)
-            for j in range(lsh_off[bucket], lsh_off[bucket + 1]):
-                if lsh_tags[j] == tag:
-                    row = lsh_rows[j]
-                    if not dead[row]:
-                        buf = _grow(buf, n)
-                        buf[n] = (post << 32) | np.int64(row)
-                        n += 1
+    for i in range(count):
+        tag = np.uint32(flat[i] & _LOW32)
+        for j in range(lo[i], hi[i]):
+            if lsh_tags[j] == tag:
+                row = lsh_rows[j]
+                if not dead[row]:
+                    buf = _grow(buf, n)
+                    buf[n] = (np.int64(key_post[i // bands]) << 32) | np.int64(row)
+                    n += 1
     return _unique_sorted(buf[:n])
+
+
+@njit(cache=True)
+def _contains(values, x):
+    """Whether the sorted array holds x (a plain binary search)."""
+    lo, hi = 0, values.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < values.size and values[lo] == x
 
 
 @njit(cache=True)
@@ -370,8 +389,7 @@ def shared_runs(post_grams, rumor_set, size):
     m = 0
     run = -1
     for i in range(n):
-        j = np.searchsorted(rumor_set, post_grams[i])
-        if j < rumor_set.size and rumor_set[j] == post_grams[i]:
+        if _contains(rumor_set, post_grams[i]):
             if run < 0:
                 run = i
         elif run >= 0:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from debunk.matching.matcher import Scored, evidence, prepare, score_prepared
 from debunk.matching.normalize import Normalized
 from debunk.matching.serving import current_index
 from debunk.models import AllowListEntry, Debunk, Match, Platform, Post, Rumor
+from labels.models import VerdictLabel
 
 ACTION_RANK = {"allow": 0, "review": 1, "label": 2, "block": 3}
 
@@ -66,15 +67,7 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     rumor_ids = {s.rumor_id for found in scored for s in found}
     cards = _rumor_cards(rumor_ids, index.version)
     hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}
-    allowed = (
-        set(
-            AllowListEntry.objects.filter(rumor_id__in=rumor_ids, exact_hash__in=set(hashes.values())).values_list(
-                "rumor_id", "exact_hash"
-            )
-        )
-        if hashes
-        else set()
-    )
+    allowed = _allow_listed(rumor_ids, set(hashes.values())) if hashes else set()
     rumors = {rid: card.rumor for rid, card in cards.items()}
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
@@ -117,51 +110,76 @@ _CARD_SECONDS = 5.0  # verdict labels can change without a new index version: ke
 class _Card:
     """What a match answer says of a rumor, built once per card lifetime."""
 
-    rumor: Rumor
+    rumor: Rumor  # with its claim and verdict loaded (other fields load on access)
     debunk: dict[str, str] | None
-    verdict: dict[str, str]
     label_text: str
 
 
 _cards: dict[int, _Card] = {}
+_verdicts: dict[int, VerdictLabel] = {}
 _cards_key: tuple[Any, ...] = (-1, 0.0)
 
 
 def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, _Card]:
     """Each rumor with its verdict and newest debunk, cached per process for the index version (and a few
-    seconds), so a match costs no database query for rumors already seen."""
+    seconds), so a match costs no database query for rumors already seen, and one for those not seen."""
     global _cards_key
     now = time.monotonic()
     urls = (get_script_prefix(), get_urlconf())
     if _cards_key[0] != version or now - _cards_key[1] > _CARD_SECONDS or _cards_key[2:] != urls:
         _cards.clear()
+        _verdicts.clear()
         _cards_key = (version, now, *urls)
     missing = rumor_ids - _cards.keys()
     if missing:
-        rumors = Rumor.objects.select_related("verdict").in_bulk(missing)
-        debunks = _latest_debunks(set(rumors))
-        for rumor_id, rumor in rumors.items():
-            debunk = debunks.get(rumor_id)
-            verdict = rumor.verdict
+        rows = _card_rows(sorted(missing))
+        if any(verdict_id not in _verdicts for _, _, verdict_id, _, _ in rows):
+            _verdicts.update(VerdictLabel.objects.in_bulk())
+        for rumor_id, claim, verdict_id, title, summary in rows:
+            rumor = Rumor.from_db(connection.alias, ["id", "claim", "verdict_id"], [rumor_id, claim, verdict_id])
+            verdict = _verdicts[verdict_id]
+            rumor.verdict = verdict
             _cards[rumor_id] = _Card(
                 rumor,
-                {"title": debunk.title, "summary": debunk.summary, "url": reverse("rumor-detail", args=[rumor_id])}
-                if debunk
+                {"title": title, "summary": summary, "url": reverse("rumor-detail", args=[rumor_id])}
+                if title is not None
                 else None,
-                {"code": verdict.code, "text": verdict.text},
-                f"{verdict.text_zh}：{debunk.title}" if debunk else verdict.text_zh,
+                f"{verdict.text_zh}：{title}" if title is not None else verdict.text_zh,
             )
     return {rid: _cards[rid] for rid in rumor_ids if rid in _cards}
 
 
-def _latest_debunks(rumor_ids: set[int]) -> dict[int, Debunk]:
-    latest: dict[int, Debunk] = {}
-    if rumor_ids:
-        for debunk in Debunk.objects.filter(rumor_id__in=rumor_ids, published_at__isnull=False).order_by(
-            "rumor_id", "-published_at", "-pk"
-        ):
-            latest.setdefault(debunk.rumor_id, debunk)
-    return latest
+def _card_rows(rumor_ids: list[int]) -> list[tuple[int, str, int, str | None, str | None]]:
+    """(id, claim, verdict id, newest published debunk's title and summary) of each rumor, in one query: the
+    ORM would take two and build model instances, which costs more than the match on a cold card."""
+    qn = connection.ops.quote_name
+    rumor, debunk = qn(Rumor._meta.db_table), qn(Debunk._meta.db_table)
+    newest = (
+        f"(SELECT d.{{}} FROM {debunk} d WHERE d.{qn('rumor_id')} = r.{qn('id')} AND d.{qn('published_at')} IS NOT NULL"
+        f" ORDER BY d.{qn('published_at')} DESC, d.{qn('id')} DESC LIMIT 1)"
+    )
+    sql = (
+        f"SELECT r.{qn('id')}, r.{qn('claim')}, r.{qn('verdict_id')}, {newest.format(qn('title'))},"
+        f" {newest.format(qn('summary'))} FROM {rumor} r WHERE r.{qn('id')} IN ({', '.join(['%s'] * len(rumor_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, rumor_ids)
+        return cursor.fetchall()
+
+
+def _allow_listed(rumor_ids: set[int], hashes: set[str]) -> set[tuple[int, str]]:
+    """(rumor id, exact hash) of the allow-list entries among these rumors and texts: one plain query (read on
+    every match that found something, so that a rejection takes effect at once)."""
+    qn = connection.ops.quote_name
+    ids, digests = sorted(rumor_ids), sorted(hashes)
+    sql = (
+        f"SELECT {qn('rumor_id')}, {qn('exact_hash')} FROM {qn(AllowListEntry._meta.db_table)}"
+        f" WHERE {qn('rumor_id')} IN ({', '.join(['%s'] * len(ids))})"
+        f" AND {qn('exact_hash')} IN ({', '.join(['%s'] * len(digests))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *digests])
+        return set(cursor.fetchall())
 
 
 def _match_payload(decision: Decision, normalized: Normalized, grams: Any, card: _Card) -> dict[str, Any]:
@@ -171,7 +189,7 @@ def _match_payload(decision: Decision, normalized: Normalized, grams: Any, card:
         "similarity": scored.similarity,
         "containment": scored.containment,
         "decision": "suspected" if decision.suspected else "matched",
-        "verdict": dict(card.verdict),
+        "verdict": {"code": card.rumor.verdict.code, "text": card.rumor.verdict.text},
         "label_text": card.label_text,
         "debunk": dict(card.debunk) if card.debunk else None,
         "evidence": [
@@ -242,4 +260,5 @@ def reset_caches() -> None:
 
     serving.reset()
     _cards.clear()
+    _verdicts.clear()
     _cards_key = (-1, 0.0)
