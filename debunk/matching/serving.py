@@ -11,6 +11,7 @@
 """
 
 import fcntl
+import gc
 import hashlib
 import shutil
 import threading
@@ -126,7 +127,23 @@ def current_index() -> MatchIndex:
         _checked_at = time.monotonic()
         if first:
             compiled.warm_up()  # load the compiled matcher now, not on the first request that matches
+            _freeze_once()
         return _index
+
+
+_frozen = False
+
+
+def _freeze_once() -> None:
+    """Move what the process holds after its first index load (Django, the index, the tables of normalisation) out
+    of the cyclic garbage collector's sight, once per process. A match request allocates thousands of short-lived
+    containers; without this, the full collections they trigger traverse those ~200k long-lived objects again and
+    again (measured in one process: about a quarter of a 100-post batch request's CPU)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def reset() -> None:
