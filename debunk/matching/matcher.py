@@ -377,11 +377,12 @@ def evidence(
         post_grams = positional_shingles(post.text)
     if not post_grams.size or not rumor_set.size:
         return []
-    starts, lengths = compiled.shared_runs(post_grams, rumor_set, SHINGLE_SIZE)
-    order = [i for i in np.argsort(-lengths, kind="stable").tolist() if lengths[i] >= MIN_EVIDENCE][:5]
+    found_starts, found_lengths = compiled.shared_runs(post_grams, rumor_set, SHINGLE_SIZE)
+    starts, lengths = found_starts.tolist(), found_lengths.tolist()
+    order = sorted((i for i, n in enumerate(lengths) if n >= MIN_EVIDENCE), key=lengths.__getitem__, reverse=True)[:5]
     spans = []
-    for i in order:
-        start, length = int(starts[i]), int(lengths[i])
+    for i in order:  # longest first, ties in post order (sorted is stable, also in reverse)
+        start, length = starts[i], lengths[i]
         r_start = first_in_rumor[int(post_grams[start])]
         r_end = min(r_start + length, len(rumor.text))
         spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))

@@ -73,6 +73,7 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     rumors = {rid: card.rumor for rid, card in cards.items()}
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
+    verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
     for i, request in enumerate(requests):
         if not scored[i]:
             results.append({"matched": False, "action": "allow", "matches": [], "index_version": index.version})
@@ -87,7 +88,7 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
         result: dict[str, Any] = {
             "matched": bool(decisions),
             "action": action,
-            "matches": [_match_payload(d, normalized, grams, cards[d.rumor.pk]) for d in decisions],
+            "matches": [_match_payload(d, normalized, grams, cards[d.rumor.pk], verdict_texts) for d in decisions],
             "index_version": index.version,
         }
         if request.context == "compose" and decisions:
@@ -184,14 +185,20 @@ def _allow_listed(rumor_ids: set[int], hashes: set[str]) -> set[tuple[int, str]]
         return set(cursor.fetchall())
 
 
-def _match_payload(decision: Decision, normalized: Normalized, grams: Any, card: _Card) -> dict[str, Any]:
+def _match_payload(
+    decision: Decision, normalized: Normalized, grams: Any, card: _Card, verdict_texts: dict[int, str]
+) -> dict[str, Any]:
     scored = decision.scored
+    verdict = card.rumor.verdict
+    text = verdict_texts.get(verdict.pk)
+    if text is None:
+        text = verdict_texts[verdict.pk] = verdict.text
     return {
         "rumor_id": card.rumor.pk,
         "similarity": scored.similarity,
         "containment": scored.containment,
         "decision": "suspected" if decision.suspected else "matched",
-        "verdict": {"code": card.rumor.verdict.code, "text": card.rumor.verdict.text},
+        "verdict": {"code": verdict.code, "text": text},
         "label_text": card.label_text,
         "debunk": dict(card.debunk) if card.debunk else None,
         "evidence": [

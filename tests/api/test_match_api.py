@@ -1,5 +1,7 @@
 """POST /api/v1/match and /match/batch: the contract, bad input as 400s, and what gets logged."""
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -200,3 +202,31 @@ def test_batch_answers_are_the_same_through_the_fast_path_and_the_serializer(cli
     monkeypatch.setattr(match_views, "_plain_item", lambda raw, with_id: None)
     assert answer() == fast
     assert [r["id"] for r in fast] == ["a", "b", "c", "d", "e"] and fast[0]["warning"] and fast[4]["error"]
+
+
+def test_match_answers_are_the_bytes_json_renderer_makes(client_for, rumor):
+    from rest_framework.renderers import JSONRenderer
+
+    from debunk.api.match import MatchJSONRenderer
+
+    items = [
+        {"id": "a", "text": CLAIM, "context": "compose"},
+        {"id": "b", "text": "今天天气很好，适合出门散步"},
+        {"id": "c", "text": ""},
+        "not an object",
+    ]
+    body = client_for.post("/api/v1/match/batch", {"items": items}, format="json").json()
+    assert body["results"][0]["matches"][0]["evidence"]  # a full answer: verdict, debunk, evidence, warning
+    sample = {"x": [1.5, 0.1 + 0.2, 0.0001, 0.0, 12345.678, None, True, '引号"\\\n\t']}
+    for data in (body, body["results"][0], sample):
+        assert MatchJSONRenderer().render(data) == JSONRenderer().render(data)
+    tiny = {"x": [1e-05, 1e16]}  # written 1e-5 and 1e16 rather than 1e-05 and 1e+16: the same numbers
+    assert json.loads(MatchJSONRenderer().render(tiny)) == json.loads(JSONRenderer().render(tiny)) == tiny
+    for data in ({"text": "a\u2028b\u2029"}, {"x": "\ud800"}):  # left to JSONRenderer
+        try:
+            expected = JSONRenderer().render(data)
+        except UnicodeEncodeError:
+            continue
+        assert MatchJSONRenderer().render(data) == expected
+    indented = "application/json; indent=4"
+    assert MatchJSONRenderer().render(body, indented) == JSONRenderer().render(body, indented)
