@@ -118,6 +118,7 @@ class MatchIndex:
         self._a = _read_only(arrays if arrays is not None else build_arrays(entries))
         self._shift = 64 - (len(self._a["lsh_off"]) - 1).bit_length() + 1
         self._dead: np.ndarray | None = None  # snapshot rows superseded by the deltas (built when first needed)
+        self._plain: dict[str, np.ndarray] | None = None
         self._added: dict[int, Entry] = {}
         self._added_exact: dict[str, set[int]] = defaultdict(set)
         self._delta: dict[int, list[int]] = defaultdict(list)
@@ -138,7 +139,11 @@ class MatchIndex:
     # ---- what the compiled matcher reads ------------------------------------------------------
     @property
     def arrays(self) -> dict[str, np.ndarray]:
-        return self._a
+        """The snapshot arrays as plain ndarray views (numba's dispatcher types an np.memmap argument much more
+        slowly than an ndarray: it showed in single-post calls)."""
+        if self._plain is None:
+            self._plain = {name: np.asarray(array) for name, array in self._a.items()}
+        return self._plain
 
     @property
     def shift(self) -> int:
