@@ -86,12 +86,19 @@ def open_snapshot(version: int) -> MatchIndex:
 
 
 def _prune(keep: Path) -> None:
-    """Remove older snapshots (processes that still map one keep their pages until they reopen)."""
+    """Remove older snapshots (processes that still map one keep their pages until they reopen); the two newest
+    versions stay. Names are v{version}-{timestamp}-f{format}."""
+
+    def version(path: Path) -> int | None:
+        head = path.name[1:].split("-", 1)[0]
+        return int(head) if head.isdigit() and not path.name.endswith(".building") else None
+
     snapshots = sorted(
-        (p for p in keep.parent.glob("v*") if p.is_dir() and p.name[1:].isdigit()), key=lambda p: int(p.name[1:])
+        (p for p in keep.parent.glob("v*") if p.is_dir() and version(p) is not None), key=lambda p: (version(p), p.name)
     )
     for old in snapshots[:-2]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def refreshed(index: MatchIndex | None) -> MatchIndex:
