@@ -21,7 +21,20 @@ BANDS, ROWS = 32, 4
 _RNG = np.random.RandomState(20261121)
 _MULT = _RNG.randint(1, 2**63, size=ROWS, dtype=np.int64).astype(np.uint64) | np.uint64(1)
 _SALT = _RNG.randint(1, 2**63, size=BANDS, dtype=np.int64).astype(np.uint64) << np.uint64(1)
-ARRAYS = ("fp_ids", "rumor_ids", "short", "sh_off", "sh_data", "lsh_keys", "lsh_rows", "exact_keys", "exact_rows")
+ARRAYS = (
+    "fp_ids",
+    "rumor_ids",
+    "short",
+    "sh_off",
+    "sh_data",
+    "lsh_off",
+    "lsh_tags",
+    "lsh_rows",
+    "exact_keys",
+    "exact_rows",
+)
+FORMAT = 2  # of the saved arrays: 2 = bucketed LSH table (lsh_off, lsh_tags); part of the snapshot's name
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,26 @@ def exact_key(exact: str) -> int:
     return int(exact[:16], 16)
 
 
+KEYS_PER_BUCKET = 2
+
+
+def bucket_bits(keys: int) -> int:
+    """log2 of the LSH table's bucket count: about KEYS_PER_BUCKET keys a bucket, at least two buckets."""
+    return max(1, (max(keys, 1) // KEYS_PER_BUCKET - 1).bit_length())
+
+
+def bucketed(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The LSH table: entries ordered by key, whose top bits are the bucket; `off[b]:off[b + 1]` are bucket
+    b's entries, each holding the key's low 32 bits (a tag to tell keys of one bucket apart) and its row.
+    A lookup reads two offsets and scans a bucket of about two entries, instead of a binary search."""
+    bits = bucket_bits(keys.size)
+    order = np.argsort(keys, kind="stable")
+    keys, rows = keys[order], rows[order]
+    buckets = keys >> np.uint64(64 - bits)
+    off = np.searchsorted(buckets, np.arange((1 << bits) + 1, dtype=np.uint64)).astype(np.uint32)
+    return off, (keys & _LOW32).astype(np.uint32), rows.astype(np.int32)
+
+
 def build_arrays(entries: Iterable[Entry]) -> dict[str, np.ndarray]:
     """The snapshot arrays for a set of entries (ordered by fp_id)."""
     items = sorted(entries, key=lambda e: e.fp_id)
@@ -58,10 +91,9 @@ def build_arrays(entries: Iterable[Entry]) -> dict[str, np.ndarray]:
     if hashed:
         keys = band_keys(np.stack([items[i].signature for i in hashed])).ravel()  # (m * BANDS,)
         rows = np.repeat(np.array(hashed, dtype=np.int32), BANDS)
-        order = np.argsort(keys, kind="stable")
-        lsh_keys, lsh_rows = keys[order], rows[order]
     else:
-        lsh_keys, lsh_rows = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
+        keys, rows = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
+    lsh_off, lsh_tags, lsh_rows = bucketed(keys, rows)
     ekeys = np.fromiter((exact_key(e.exact) for e in items), dtype=np.uint64, count=n)
     eorder = np.argsort(ekeys, kind="stable")
     return {
@@ -70,7 +102,8 @@ def build_arrays(entries: Iterable[Entry]) -> dict[str, np.ndarray]:
         "short": np.fromiter((e.signature is None for e in items), dtype=bool, count=n),
         "sh_off": sh_off,
         "sh_data": sh_data,
-        "lsh_keys": lsh_keys,
+        "lsh_off": lsh_off,
+        "lsh_tags": lsh_tags,
         "lsh_rows": lsh_rows,
         "exact_keys": ekeys[eorder],
         "exact_rows": eorder.astype(np.int32),
@@ -82,7 +115,10 @@ class MatchIndex:
 
     def __init__(self, entries: Iterable[Entry] = (), version: int = 0, arrays: dict[str, np.ndarray] | None = None):
         self.version = version
-        self._a = arrays if arrays is not None else build_arrays(entries)
+        self._a = _read_only(arrays if arrays is not None else build_arrays(entries))
+        self._shift = 64 - (len(self._a["lsh_off"]) - 1).bit_length() + 1
+        self._dead: np.ndarray | None = None  # snapshot rows superseded by the deltas (built when first needed)
+        self._plain: dict[str, np.ndarray] | None = None
         self._added: dict[int, Entry] = {}
         self._added_exact: dict[str, set[int]] = defaultdict(set)
         self._delta: dict[int, list[int]] = defaultdict(list)
@@ -100,6 +136,43 @@ class MatchIndex:
         arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
         return cls(version=version, arrays=arrays)
 
+    # ---- what the compiled matcher reads ------------------------------------------------------
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The snapshot arrays as plain ndarray views (numba's dispatcher types an np.memmap argument much more
+        slowly than an ndarray: it showed in single-post calls)."""
+        if self._plain is None:
+            self._plain = {name: np.asarray(array) for name, array in self._a.items()}
+        return self._plain
+
+    @property
+    def shift(self) -> int:
+        """A band key's bucket is key >> shift."""
+        return self._shift
+
+    @property
+    def has_deltas(self) -> bool:
+        return bool(self._added)
+
+    def dead_rows(self) -> np.ndarray:
+        """bool per snapshot row: removed since the snapshot, or superseded by an added entry."""
+        if self._dead is None:
+            ids = self._a["fp_ids"]
+            gone = np.fromiter(self._removed | self._added.keys(), dtype=np.int64)
+            self._dead = np.isin(ids, gone) if gone.size else np.zeros(len(ids), dtype=bool)
+        return self._dead
+
+    def added_entries(self) -> dict[int, Entry]:
+        return self._added
+
+    def delta_candidates(self, keys: np.ndarray) -> list[list[int]]:
+        """For each row of band keys, the added entries' fp ids sharing one of them."""
+        delta = self._delta
+        return [sorted({f for k in row for f in delta.get(k, ()) if f in self._added}) for row in keys.tolist()]
+
+    def added_exact(self, exact: str) -> set[int]:
+        return set(self._added_exact.get(exact, ()))
+
     # ---- deltas ---------------------------------------------------------------------------------
     def clone(self, version: int) -> "MatchIndex":
         """A copy sharing the snapshot arrays, with its own deltas (readers of self are undisturbed)."""
@@ -111,6 +184,7 @@ class MatchIndex:
         return other
 
     def add(self, entry: Entry) -> None:
+        self._dead = None
         self.remove(entry.fp_id)
         self._removed.discard(entry.fp_id)
         self._added[entry.fp_id] = entry
@@ -120,6 +194,7 @@ class MatchIndex:
                 self._delta[key].append(entry.fp_id)
 
     def remove(self, fp_id: int) -> None:
+        self._dead = None
         entry = self._added.pop(fp_id, None)
         if entry is not None:
             self._added_exact[entry.exact].discard(fp_id)
@@ -130,6 +205,7 @@ class MatchIndex:
         rows = np.flatnonzero(self._a["rumor_ids"] == rumor_id)
         for fp_id in self._a["fp_ids"][rows].tolist():
             self._removed.add(fp_id)
+        self._dead = None
         for fp_id in [f for f, e in self._added.items() if e.rumor_id == rumor_id]:
             self.remove(fp_id)
 
@@ -208,40 +284,35 @@ class MatchIndex:
     def candidates_by_owner(self, signatures: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fingerprint ids that share a band with any of the signatures, for the signatures of several posts
         at once: unique (owner, fp id) pairs, as two arrays sorted by owner."""
+        from debunk.matching import compiled
+
         a = self._a
-        keys = band_keys(signatures).ravel()
-        who = np.repeat(owners.astype(np.int64), BANDS)
-        table = a["lsh_keys"]
-        pair_owner: list[np.ndarray] = []
-        pair_fp: list[np.ndarray] = []
-        if table.size:
-            order = np.argsort(keys)  # sorted needles: the binary search reuses its bounds
-            keys, who = keys[order], who[order]
-            lo = np.searchsorted(table, keys, side="left")
-            hit = table[np.minimum(lo, table.size - 1)] == keys
-            if hit.any():
-                lo, who_hit = lo[hit], who[hit]
-                hi = np.searchsorted(table, keys[hit], side="right")
-                lengths = hi - lo
-                starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-                rows = a["lsh_rows"][starts + np.arange(int(lengths.sum()))]
-                pair_owner.append(np.repeat(who_hit, lengths))
-                pair_fp.append(a["fp_ids"][rows])
-        if self._delta:
-            extra = [(o, f) for o, k in zip(who.tolist(), keys.tolist(), strict=True) for f in self._delta.get(k, ())]
+        keys = band_keys(signatures) if len(signatures) else np.empty((0, BANDS), dtype=np.uint64)
+        codes = compiled.lsh_pairs(
+            keys, owners.astype(np.int64), self._shift, a["lsh_off"], a["lsh_tags"], a["lsh_rows"], self.dead_rows()
+        )
+        pair_owner = [codes >> 32]
+        pair_fp = [a["fp_ids"][codes & 0xFFFFFFFF]]
+        if self._added:
+            delta = self.delta_candidates(keys)
+            extra = [(o, f) for o, found in zip(owners.tolist(), delta, strict=True) for f in found]
             if extra:
                 pair_owner.append(np.array([o for o, _ in extra], dtype=np.int64))
                 pair_fp.append(np.array([f for _, f in extra], dtype=np.int64))
-        if not pair_owner:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         combined = np.unique((np.concatenate(pair_owner) << 40) | np.concatenate(pair_fp))  # fp ids < 2^40
-        post_of, fp_of = combined >> 40, combined & ((1 << 40) - 1)
-        if self._removed:
-            gone = np.fromiter(self._removed - self._added.keys(), dtype=np.int64)
-            keep = ~np.isin(fp_of, gone)
-            post_of, fp_of = post_of[keep], fp_of[keep]
-        return post_of, fp_of
+        return combined >> 40, combined & ((1 << 40) - 1)
 
     def nbytes(self) -> int:
         """Bytes of the snapshot arrays (index structures and the shingle sets it keeps)."""
         return int(sum(self._a[name].nbytes for name in ARRAYS))
+
+
+def _read_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays as read-only views (as memory-mapped ones are), so the compiled kernels see one type."""
+    out = {}
+    for name, array in arrays.items():
+        if array.flags.writeable:
+            array = array.view()
+            array.flags.writeable = False
+        out[name] = array
+    return out

@@ -6,9 +6,11 @@ benchmarks, and can be tested against a brute-force scan.
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from hashlib import sha256
 
 import numpy as np
 
+from debunk.matching import compiled
 from debunk.matching.fingerprint import (
     SHINGLE_SIZE,
     SHORT_TEXT,
@@ -19,8 +21,8 @@ from debunk.matching.fingerprint import (
     permutations,
     positional_shingles,
 )
-from debunk.matching.index import MatchIndex
-from debunk.matching.normalize import Normalized, normalize, normalize_segments
+from debunk.matching.index import _MULT, _SALT, MatchIndex
+from debunk.matching.normalize import Normalized, normalize, normalize_segments, normalize_text, split_repost_chain
 
 # Windows of long posts, for a rumor quoted inside them: (n-grams per window, n-grams between starts).
 # A quoted rumor of about a window's length is then at most half a stride from some window, so that
@@ -46,12 +48,181 @@ def score_text(index: MatchIndex, text: str, *, min_score: float = 0.3) -> list[
 
 
 def score_batch(index: MatchIndex, texts: list[str], *, min_score: float = 0.3) -> list[list[Scored]]:
-    """score_text for many posts at once: one numpy pass over all their n-grams, one index lookup.
+    """score_text for many posts at once: one compiled pass over all their n-grams and the index.
 
     A post is its whole normalised text plus, for a repost chain, each segment ("parts"). Candidates
     come from the parts' MinHash bands, from windows of longer posts (a rumor quoted inside a longer
     text) and from exact normalised text; exact Jaccard and containment on n-gram sets then decide.
+    `score_batch_reference` is the same in numpy, and the tests hold the two to the same answers.
     """
+    return score_prepared(index, prepare(texts), min_score=min_score)
+
+
+@dataclass
+class Prepared:
+    """The normalised parts of a batch of posts, laid end to end for the compiled matcher."""
+
+    count: int  # posts
+    parts: list[str]
+    part_post: np.ndarray  # int64 per part
+    post_parts: np.ndarray  # int64, count + 1: post i's parts are post_parts[i]:post_parts[i + 1], whole text first
+    whole: np.ndarray  # bool per part
+    digests: list[bytes]  # sha256 of each part
+    normalized: list[Normalized | None] | None = None  # each post's whole text with offsets, when asked for
+    hashes: np.ndarray | None = None  # after scoring: every part's positional n-gram hashes...
+    hoff: np.ndarray | None = None  # ...part k's being hashes[hoff[k]:hoff[k + 1]]
+
+    @property
+    def exact(self) -> list[str]:
+        return [d.hex() for d in self.digests]
+
+    def exact_hash(self, post: int) -> str | None:
+        """The exact hash of a post's normalised text (None for a text that normalises to nothing)."""
+        first = self.post_parts[post]
+        return self.digests[first].hex() if first < self.post_parts[post + 1] else None
+
+    def grams(self, post: int) -> np.ndarray | None:
+        """Positional n-gram hashes of a post's normalised text, once scored."""
+        if self.hashes is None or self.post_parts[post] == self.post_parts[post + 1]:
+            return None
+        first = self.post_parts[post]
+        return self.hashes[self.hoff[first] : self.hoff[first + 1]]
+
+
+def prepare(texts: list[str], *, offsets: bool = False) -> Prepared:
+    """Normalise a batch; with offsets, keep each post's Normalized (for evidence) instead of its text only."""
+    parts: list[str] = []
+    part_post: list[int] = []
+    whole: list[bool] = []
+    post_parts = [0]
+    kept: list[Normalized | None] | None = [] if offsets else None
+    for i, raw in enumerate(texts):
+        if kept is not None:
+            full = normalize(raw)
+            normalized = full.text
+            kept.append(full if normalized else None)
+        else:
+            normalized = normalize_text(raw)
+        if normalized:
+            parts.append(normalized)
+            part_post.append(i)
+            whole.append(True)
+            if "//@" in raw:  # a repost chain: each segment is matched on its own too
+                for start, end in split_repost_chain(raw):
+                    segment = normalize_text(raw[start:end])
+                    if segment and segment != normalized:
+                        parts.append(segment)
+                        part_post.append(i)
+                        whole.append(False)
+        post_parts.append(len(parts))
+    return Prepared(
+        len(texts),
+        parts,
+        np.array(part_post, dtype=np.int64),
+        np.array(post_parts, dtype=np.int64),
+        np.array(whole, dtype=bool),
+        [sha256(p.encode("utf-8")).digest() for p in parts],
+        kept,
+    )
+
+
+_WINDOWS = np.array(WINDOWS, dtype=np.int64)
+
+
+@lru_cache(maxsize=1)
+def _permutations64() -> tuple[np.ndarray, np.ndarray]:
+    a, b = permutations()
+    return a.astype(np.uint64), b.astype(np.uint64)
+
+
+def score_prepared(index: MatchIndex, batch: Prepared, *, min_score: float = 0.3) -> list[list[Scored]]:
+    results: list[list[Scored]] = [[] for _ in range(batch.count)]
+    if not batch.parts:
+        return results
+    a64, b64 = _permutations64()
+    arr = index.arrays
+    cps = np.frombuffer("".join(batch.parts).encode("utf-32-le"), dtype=np.uint32)
+    lengths = np.fromiter(map(len, batch.parts), dtype=np.int64, count=len(batch.parts))
+    part_keys = np.fromiter((int.from_bytes(d[:8], "big") for d in batch.digests), dtype=np.uint64)
+    post, row, sim, cont, keys, key_post, hashes, hoff = compiled.match_parts(
+        cps,
+        lengths,
+        batch.whole,
+        batch.part_post,
+        batch.post_parts,
+        part_keys,
+        a64,
+        b64,
+        _WINDOWS,
+        SHORT_TEXT,
+        _MULT,
+        _SALT,
+        index.shift,
+        arr["lsh_off"],
+        arr["lsh_tags"],
+        arr["lsh_rows"],
+        arr["exact_keys"],
+        arr["exact_rows"],
+        index.dead_rows(),
+        arr["short"],
+        arr["sh_off"],
+        arr["sh_data"],
+        float(min_score),
+    )
+    batch.hashes, batch.hoff = hashes, hoff
+    found = zip(
+        post.tolist(),
+        arr["fp_ids"][row].tolist(),
+        arr["rumor_ids"][row].tolist(),
+        sim.tolist(),
+        cont.tolist(),
+        strict=True,
+    )
+    if index.has_deltas:
+        found = list(found) + _delta_scores(index, batch, keys, key_post, hashes, hoff, min_score)
+    best: list[dict[int, Scored]] = [{} for _ in range(batch.count)]
+    for p, fp_id, rumor_id, s, c in found:
+        current = best[p].get(rumor_id)
+        if current is None or (s, c) > (current.similarity, current.containment):
+            best[p][rumor_id] = Scored(rumor_id, fp_id, round(s, 4), round(c, 4))
+    for p, rows in enumerate(best):
+        if rows:
+            results[p] = sorted(rows.values(), key=_rank, reverse=True)
+    return results
+
+
+def _rank(s: Scored) -> tuple[float, float, int]:
+    """Best first; ties by rumor id (and, within a rumor, the lowest fingerprint id is kept)."""
+    return max(s.similarity, s.containment), s.similarity, -s.rumor_id
+
+
+def _delta_scores(index, batch, keys, key_post, hashes, hoff, min_score) -> list[tuple[int, int, int, float, float]]:
+    """(post, fp id, rumor id, similarity, containment) for the entries added since the snapshot (few: numpy)."""
+    pairs: dict[tuple[int, int], bool] = {}
+    for p, fps in zip(key_post.tolist(), index.delta_candidates(keys), strict=True):
+        for fp_id in fps:
+            pairs.setdefault((p, fp_id), False)
+    for k, exact in enumerate(batch.exact):
+        for fp_id in index.added_exact(exact):
+            pairs[(int(batch.part_post[k]), fp_id)] = True
+    added = index.added_entries()
+    out = []
+    for (p, fp_id), exact_hit in sorted(pairs.items()):
+        entry = added[fp_id]
+        parts = range(batch.post_parts[p], batch.post_parts[p + 1])
+        if entry.signature is None:
+            sim = cont = 1.0 if exact_hit else 0.0
+        else:
+            sets = [np.unique(hashes[hoff[k] : hoff[k + 1]]) for k in parts]
+            sim = max(jaccard(own, entry.shingles) for own in sets)
+            cont = containment(entry.shingles, sets[0])
+        if max(sim, cont) >= min_score:
+            out.append((p, fp_id, entry.rumor_id, sim, cont))
+    return out
+
+
+def score_batch_reference(index: MatchIndex, texts: list[str], *, min_score: float = 0.3) -> list[list[Scored]]:
+    """score_batch in numpy: the reference the compiled path is tested against."""
     parts = _Parts(texts)
     if not parts.count:
         return [[] for _ in texts]
@@ -71,7 +242,7 @@ def score_batch(index: MatchIndex, texts: list[str], *, min_score: float = 0.3) 
     for post in range(len(texts)):
         own = parts.of_post[post]
         best: dict[int, Scored] = {}
-        for fp_id in candidates[post] | exact_hits[post]:
+        for fp_id in sorted(candidates[post] | exact_hits[post]):
             found = index.lookup(fp_id)
             if found is None:
                 continue
@@ -86,9 +257,7 @@ def score_batch(index: MatchIndex, texts: list[str], *, min_score: float = 0.3) 
             current = best.get(rumor_id)
             if current is None or (sim, cont) > (current.similarity, current.containment):
                 best[rumor_id] = Scored(rumor_id, fp_id, round(sim, 4), round(cont, 4))
-        results.append(
-            sorted(best.values(), key=lambda s: (max(s.similarity, s.containment), s.similarity), reverse=True)
-        )
+        results.append(sorted(best.values(), key=_rank, reverse=True))
     return results
 
 
@@ -194,13 +363,36 @@ class _Parts:
         return [h[bounds[k] : bounds[k + 1]] for k in range(self.count)]
 
 
-def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+def evidence(
+    post: Normalized, rumor_text: str, post_grams: np.ndarray | None = None
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """Shared runs of text as (post span, rumor span) in original offsets, longest first (at most 5).
 
     A run is a stretch of consecutive post n-grams that all occur in the rumor; it is placed in the rumor
-    where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff.
+    where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff. `post_grams` are the
+    post's positional n-gram hashes when the caller has them (`Prepared.grams`).
     """
-    rumor, rumor_grams, first_in_rumor = _rumor_grams(rumor_text)
+    rumor, rumor_set, first_in_rumor = _rumor_grams(rumor_text)
+    if post_grams is None:
+        post_grams = positional_shingles(post.text)
+    if not post_grams.size or not rumor_set.size:
+        return []
+    found_starts, found_lengths = compiled.shared_runs(post_grams, rumor_set, SHINGLE_SIZE)
+    starts, lengths = found_starts.tolist(), found_lengths.tolist()
+    order = sorted((i for i, n in enumerate(lengths) if n >= MIN_EVIDENCE), key=lengths.__getitem__, reverse=True)[:5]
+    spans = []
+    for i in order:  # longest first, ties in post order (sorted is stable, also in reverse)
+        start, length = starts[i], lengths[i]
+        r_start = first_in_rumor[int(post_grams[start])]
+        r_end = min(r_start + length, len(rumor.text))
+        spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))
+    return spans
+
+
+def evidence_reference(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """evidence in numpy (the reference its compiled runs are tested against)."""
+    rumor, _, first_in_rumor = _rumor_grams(rumor_text)
+    rumor_grams = positional_shingles(rumor.text)
     post_grams = positional_shingles(post.text)
     if not post_grams.size or not rumor_grams.size:
         return []
@@ -222,14 +414,14 @@ def evidence(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], t
 
 @lru_cache(maxsize=4096)
 def _rumor_grams(text: str) -> tuple[Normalized, np.ndarray, dict[int, int]]:
-    """A rumor's normalised text, its n-grams and where each first occurs: rumors recur in every match
-    against them, so this is computed once per process."""
+    """A rumor's normalised text, its sorted unique n-grams and where each first occurs: rumors recur in
+    every match against them, so this is computed once per process."""
     rumor = normalize(text)
     grams = positional_shingles(rumor.text)
     first: dict[int, int] = {}
     for position, gram in enumerate(grams.tolist()):
         first.setdefault(gram, position)
-    return rumor, grams, first
+    return rumor, np.unique(grams), first
 
 
-__all__ = ["Scored", "evidence", "score_batch", "score_text"]
+__all__ = ["Scored", "evidence", "score_batch", "score_batch_reference", "score_text"]

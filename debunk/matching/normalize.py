@@ -37,7 +37,7 @@ from itertools import accumulate, chain
 
 import opencc
 
-__all__ = ["Normalized", "normalize", "normalize_segments", "split_repost_chain"]
+__all__ = ["Normalized", "normalize", "normalize_segments", "normalize_text", "split_repost_chain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +93,33 @@ _FOLD = _FoldTable()
 _NOT_MARKS = frozenset([0x034F, 0x180B, 0x180C, 0x180D, 0x180F, *range(0xFE00, 0xFE10)])  # joiner, variation selectors
 
 
-def _scan() -> tuple[list[int], list[int]]:
+# ASCII that the removal patterns below can match (besides letters and digits): a character whose fold yields one of
+# these must be folded before the removals run.
+_PATTERN_ASCII = frozenset("-._~:?#$&+=%@/[]*")
+
+
+def _scan() -> tuple[list[int], list[int], list[int]]:
     marks: list[int] = []
     expanding: list[int] = []
+    changing: list[int] = []
     category = unicodedata.category
     for cp in range(0x20000):
         ch = chr(cp)
         if category(ch) in ("Mn", "Mc") and cp not in _NOT_MARKS:
             marks.append(cp)
-        if len(_fold_char(ch)) != 1:
+        folded = _fold_char(ch)
+        if len(folded) != 1:
             expanding.append(cp)
-    return marks, expanding
+        if folded != ch:
+            changing.append(cp)
+    return marks, expanding, changing
+
+
+def _matters(ch: str, folded: str, marks: frozenset[str]) -> bool:
+    """Whether folding ch can change what normalize keeps: unless ch and its fold are both dropped (neither a letter,
+    a digit nor a combining mark) and the fold holds nothing a removal pattern matches, leaving ch unfolded is the
+    same."""
+    return any(c.isalnum() or c in marks or c in _PATTERN_ASCII or c == "_" for c in ch + folded)
 
 
 def _char_class(points: list[int]) -> str:
@@ -116,18 +132,30 @@ def _char_class(points: list[int]) -> str:
     return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
 
 
-_MARK_POINTS, _EXPANDING_POINTS = _scan()
+_MARK_POINTS, _EXPANDING_POINTS, _CHANGING_POINTS = _scan()
 _MARKS = frozenset(map(chr, _MARK_POINTS))
+# Characters that must go through the fold table; the others (CJK, lower-case ASCII, full-width punctuation such as
+# ，。！) come out of normalize the same folded or not, so a text holding none of these skips str.translate. Any
+# character beyond the BMP is taken as one (a class with astral ranges would try them one by one for every character).
+_FOLD_POINTS = [cp for cp in _CHANGING_POINTS if cp < 0x10000 and _matters(chr(cp), _fold_char(chr(cp)), _MARKS)]
+_NEEDS_FOLD_BMP_RE = re.compile(f"[{_char_class(_FOLD_POINTS)}]")
 _ASTRAL_MARKS = frozenset(c for c in _MARKS if c > "\uffff")
 # A class of BMP characters compiles to a bitmap; astral ranges are tried one by one, so astral marks (hundreds of
 # ranges) are looked up in a set instead. The astral expanding characters are ten ranges.
 _BMP_MARK_RE = re.compile(f"[{_char_class([cp for cp in _MARK_POINTS if cp < 0x10000])}]")
 _ASTRAL_RE = re.compile("[\\U00010000-\\U0010ffff]")
+
+
+def _needs_fold(text: str) -> bool:
+    return _NEEDS_FOLD_BMP_RE.search(text) is not None or _ASTRAL_RE.search(text) is not None
+
+
 _BMP_EXPANDING_RE = re.compile(f"[{_char_class([cp for cp in _EXPANDING_POINTS if cp < 0x10000])}]")
 _EXPANDING_RE = re.compile(f"[{_char_class(_EXPANDING_POINTS)}]")  # ten astral ranges after the BMP bitmap
 # Runs of letters and digits ([^\W_] is str.isalnum: exactly the L* and N* categories), with or without the combining
 # marks that follow them; split() with one group alternates dropped and kept runs.
 _KEEP_SPLIT = re.compile(r"([^\W_]+)").split
+_DROP_SUB = re.compile(r"[\W_]+").sub  # what _KEEP_SPLIT drops
 _KEEP_WITH_MARKS_SPLIT = re.compile(rf"((?:[^\W_][{_char_class(_MARK_POINTS)}]*)+)").split
 
 
@@ -175,14 +203,14 @@ _SHORT_HOSTS = (
 # Each host is followed by its own look-behind, rather than one look-behind before them all, so that the pattern starts
 # with literals and the regex engine only tries the positions holding one of their first letters.
 _SHORT_LINKS = "|".join(f"{re.escape(h)}(?<![a-z0-9\\-.]{re.escape(h)})" for h in _SHORT_HOSTS)
-# (needle, pattern): a pattern runs only on a text holding its needle. Patterns starting with a literal need none: the
-# regex engine looks for the literal first.
+# (needle, pattern): a pattern runs only on a text holding its needle.
+# The needle is a literal every match holds, so that most texts skip most patterns.
 _REMOVALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("", re.compile(rf"https?://{_URL_TAIL}")),
-    ("", re.compile(rf"www\.(?<![a-z0-9\-.]www\.){_URL_TAIL}")),
-    ("", re.compile(rf"(?:{_SHORT_LINKS})/{_URL_TAIL}")),
-    ("", re.compile(r"@[\w\-]{1,30}")),  # Weibo nicknames: at most 30 letters, digits, _ and -
-    ("", re.compile(r"\[[^\W\d_]{1,8}\]")),  # Weibo emoticon codes: [doge], [蜡烛]
+    ("://", re.compile(rf"https?://{_URL_TAIL}")),
+    ("www.", re.compile(rf"www\.(?<![a-z0-9\-.]www\.){_URL_TAIL}")),
+    ("/", re.compile(rf"(?:{_SHORT_LINKS})/{_URL_TAIL}")),
+    ("@", re.compile(r"@[\w\-]{1,30}")),  # Weibo nicknames: at most 30 letters, digits, _ and -
+    ("[", re.compile(r"\[[^\W\d_]{1,8}\]")),  # Weibo emoticon codes: [doge], [蜡烛]
     ("\u20e3", re.compile("[0-9#*]\ufe0f?\u20e3")),  # keycap emoji: 1️⃣
 )
 
@@ -261,6 +289,8 @@ def _normalize(text: str, base: int) -> Normalized:
     if text.isascii():
         folded = text.lower()
         sources = None
+    elif not _needs_fold(text):
+        folded, sources = text, None
     else:
         folded = text.translate(_FOLD)
         sources = None if len(folded) == len(text) else _expanded_sources(text, base)
@@ -289,6 +319,28 @@ def _normalize(text: str, base: int) -> Normalized:
 def normalize(text: str) -> Normalized:
     """Letters, digits and CJK of text (simplified, lower case, half-width), each with its original index."""
     return _normalize(text, 0)
+
+
+def normalize_text(text: str) -> str:
+    """normalize(text).text, without the offsets (the matcher's hot path)."""
+    if text.isascii():
+        folded = text.lower()
+    elif not _needs_fold(text):
+        folded = text
+    else:
+        folded = text.translate(_FOLD)
+    cuts = [m.span() for needle, pattern in _REMOVALS if needle in folded for m in pattern.finditer(folded)]
+    if cuts:
+        folded = _blank_out(folded, cuts)
+    if not folded.isascii() and _has_marks(folded):
+        return _normalize(text, 0).text
+    out = _DROP_SUB("", folded)
+    if not out.isascii():
+        converted = _t2s_fixed_point(out)
+        if converted is None:
+            return _normalize(text, 0).text
+        out = converted
+    return out
 
 
 _REPOST_RE = re.compile(r"//[@＠][^\s:：/@＠]{1,30}[:：]")

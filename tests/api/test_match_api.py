@@ -1,7 +1,12 @@
 """POST /api/v1/match and /match/batch: the contract, bad input as 400s, and what gets logged."""
 
-import pytest
+import json
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from debunk.api.match import MAX_TEXT, BatchItemInput, MatchInput, _plain_item
 from debunk.models import ApiRequestLog, Post
 from tests.api.conftest import api_client
 from tests.factories import publish_rumor
@@ -132,3 +137,96 @@ def test_schema_states_the_non_blank_rule(client_for):
     schema = client_for.get("/api/v1/schema/?format=json").json()
     text = schema["components"]["schemas"]["MatchInput"]["properties"]["text"]
     assert text["pattern"] == "\\S"
+
+
+_VALUES = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(
+        ["", " ", " a", "a ", "a\n", "\x00", "a\x00", "\ud800", "x" * 128, "x" * 129, "publish", "compose"]
+    ),
+    st.sampled_from(["search", "comment", "Publish", "t" * MAX_TEXT, "t" * (MAX_TEXT + 1), " \t\n", "\u3000"]),
+    st.integers(-2, 2),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=2), max_size=2),
+)
+_ITEMS = st.one_of(
+    st.dictionaries(st.sampled_from(["id", "text", "platform_post_id", "context", "other"]), _VALUES),
+    _VALUES,
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_ITEMS)
+def test_plainly_valid_items_skip_the_serializers_with_the_same_data(raw):
+    """The views' fast path: wherever it takes an item, the serializer accepts it with exactly the same data."""
+    for with_id, serializer in ((False, MatchInput), (True, BatchItemInput)):
+        data = _plain_item(raw, with_id=with_id)
+        if data is None:
+            continue
+        form = serializer(data=raw)
+        assert form.is_valid(), form.errors
+        assert dict(form.validated_data) == data
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"text": "正常的帖子"},
+        {"text": "正常的帖子", "id": "1", "context": "compose", "platform_post_id": "p-1"},
+        {"text": " 空格开头也照原样 ", "id": "x", "extra": 1},
+    ],
+)
+def test_ordinary_items_take_the_fast_path(raw):
+    assert _plain_item(raw, with_id=False) is not None
+    assert (_plain_item(raw, with_id=True) is not None) == ("id" in raw)
+
+
+def test_batch_answers_are_the_same_through_the_fast_path_and_the_serializer(client_for, rumor, monkeypatch):
+    from debunk.api import match as match_views
+
+    items = [
+        {"id": "a", "text": CLAIM, "platform_post_id": "p1", "context": "compose"},
+        {"id": " b ", "text": CLAIM},  # trimmed by the serializer
+        {"id": "c", "text": 42},  # coerced by the serializer
+        {"id": "d", "text": "今天天气很好，适合出门散步"},
+        {"id": "e", "text": "   "},
+    ]
+
+    def answer():
+        results = client_for.post("/api/v1/match/batch", {"items": items}, format="json").json()["results"]
+        return [{k: v for k, v in r.items() if k != "took_ms"} for r in results]
+
+    fast = answer()
+    monkeypatch.setattr(match_views, "_plain_item", lambda raw, with_id: None)
+    assert answer() == fast
+    assert [r["id"] for r in fast] == ["a", "b", "c", "d", "e"] and fast[0]["warning"] and fast[4]["error"]
+
+
+def test_match_answers_are_the_bytes_json_renderer_makes(client_for, rumor):
+    from rest_framework.renderers import JSONRenderer
+
+    from debunk.api.match import MatchJSONRenderer
+
+    items = [
+        {"id": "a", "text": CLAIM, "context": "compose"},
+        {"id": "b", "text": "今天天气很好，适合出门散步"},
+        {"id": "c", "text": ""},
+        "not an object",
+    ]
+    body = client_for.post("/api/v1/match/batch", {"items": items}, format="json").json()
+    assert body["results"][0]["matches"][0]["evidence"]  # a full answer: verdict, debunk, evidence, warning
+    sample = {"x": [1.5, 0.1 + 0.2, 0.0001, 0.0, 12345.678, None, True, '引号"\\\n\t']}
+    for data in (body, body["results"][0], sample):
+        assert MatchJSONRenderer().render(data) == JSONRenderer().render(data)
+    tiny = {"x": [1e-05, 1e16]}  # written 1e-5 and 1e16 rather than 1e-05 and 1e+16: the same numbers
+    assert json.loads(MatchJSONRenderer().render(tiny)) == json.loads(JSONRenderer().render(tiny)) == tiny
+    for data in ({"text": "a\u2028b\u2029"}, {"x": "\ud800"}):  # left to JSONRenderer
+        try:
+            expected = JSONRenderer().render(data)
+        except UnicodeEncodeError:
+            continue
+        assert MatchJSONRenderer().render(data) == expected
+    indented = "application/json; indent=4"
+    assert MatchJSONRenderer().render(body, indented) == JSONRenderer().render(body, indented)

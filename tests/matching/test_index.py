@@ -134,3 +134,13 @@ def test_snapshot_saved_and_memory_mapped_behaves_the_same(tmp_path):
     mapped.remove_rumor(5)
     assert 5 not in mapped.candidates(fingerprint(stock[5]).signature, fingerprint(stock[5]).exact)
     assert len(mapped) == 100
+
+
+def test_old_snapshots_are_pruned_two_newest_kept(tmp_path):
+    from debunk.matching.serving import _prune
+
+    names = ["v1-100-f2", "v2-200", "v3-300-f2", "v10-1000-f2", "v11-1100-f2.building", "other"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    _prune(tmp_path / "v10-1000-f2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "v10-1000-f2", "v11-1100-f2.building", "v3-300-f2"]

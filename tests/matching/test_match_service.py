@@ -116,3 +116,43 @@ def test_compose_context_warns_the_author(published):
     result = match_text(text=CLAIM, context="compose")
     assert "谣言" in result["warning"]["text"]
     assert "warning" not in match_text(text=CLAIM, context="publish")
+
+
+def test_a_batch_queues_its_suspected_posts_once_per_post_id(published, platform):
+    from debunk.services.matching import MatchRequest, match_many
+
+    verdict = VerdictLabel.objects.get(code="false")
+    verdict.match_auto_threshold, verdict.match_review_threshold = 0.99, 0.3
+    verdict.save()
+    reset_caches()
+    text = CLAIM.replace("三天", "一周").replace("囤水", "存水")
+    other = text.replace("赶紧", "赶快") + "\x00"
+    existing = Post.objects.create(platform=platform, platform_post_id="old", text="first text")
+    requests = [
+        MatchRequest(text, "publish", "a"),
+        MatchRequest(other, "publish", "a"),  # the same post id again: one post, the first text
+        MatchRequest(text, "publish", ""),
+        MatchRequest(other, "publish", ""),  # no id: a post each
+        MatchRequest(text, "publish", "old"),  # an existing post keeps its text
+        MatchRequest("今天天气很好，我们一家人去公园散步，看到很多人在放风筝。", "publish", "b"),
+        MatchRequest(CLAIM, "publish", "c"),  # decided automatically: not queued
+    ]
+    results = match_many(requests, platform=platform)
+    assert [r["action"] for r in results] == ["review"] * 5 + ["allow", "block"]
+    posts = Post.objects.order_by("pk")
+    assert [(p.platform_post_id, p.text) for p in posts] == [
+        ("old", "first text"),
+        ("", text),
+        ("", other.replace("\x00", "")),
+        ("a", text),
+    ]
+    assert sorted(Match.objects.values_list("post__platform_post_id", "rumor_id", "status")) == [
+        ("", published.pk, "suspected"),
+        ("", published.pk, "suspected"),
+        ("a", published.pk, "suspected"),
+        ("old", published.pk, "suspected"),
+    ]
+    match_many(requests, platform=platform)  # idempotent per post id, new posts for posts without one
+    assert Post.objects.filter(platform_post_id="").count() == 4
+    assert Post.objects.exclude(platform_post_id="").count() == 2 and Match.objects.count() == 6
+    assert existing.matches.get().similarity == results[4]["matches"][0]["similarity"]

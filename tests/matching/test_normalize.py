@@ -424,3 +424,43 @@ def test_tables_scanned_at_import_cover_all_code_points():
         ch = chr(cp)
         assert len(fold(ch)) == 1 or cp in expanding, hex(cp)
         assert unicodedata.category(ch) not in ("Mn", "Mc") or 0xE0100 <= cp <= 0xE01EF, hex(cp)
+
+
+# --- fast paths: the same answers as the full path -------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts)
+def test_normalize_text_is_the_text_of_normalize(text):
+    assert normalize_module.normalize_text(text) == normalize(text).text
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts)
+def test_skipping_the_fold_table_changes_nothing(text):
+    """Against normalize with every text going through the fold table."""
+    fast = normalize(text), normalize_module.normalize_text(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(normalize_module, "_needs_fold", lambda text: True)
+        assert fast == (normalize(text), normalize_module.normalize_text(text))
+
+
+def test_characters_left_unfolded_are_dropped_either_way():
+    """A character that changes under the fold but is not taken by _needs_fold, and its fold, hold nothing normalize
+    keeps or a removal pattern can match; checked here for every such character of planes 0 and 1."""
+    skipped = [cp for cp in normalize_module._CHANGING_POINTS if not normalize_module._needs_fold(chr(cp))]
+    assert len(skipped) > 100  # full-width punctuation among them
+    assert "，" in map(chr, skipped) and "Ａ" not in map(chr, skipped) and "．" not in map(chr, skipped)
+    for cp in skipped:
+        for text in (
+            chr(cp),
+            f"a{chr(cp)}b",
+            f"http://a{chr(cp)}b",
+            f"@a{chr(cp)}b",
+            f"[a{chr(cp)}]",
+            f"謠{chr(cp)}言",
+        ):
+            folded = normalize(text.translate(normalize_module._FOLD))
+            assert normalize(text).text == folded.text
+            if len(fold(chr(cp))) == 1:
+                assert normalize(text).offsets == folded.offsets

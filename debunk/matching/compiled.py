@@ -1,0 +1,413 @@
+"""The matcher's inner loops, compiled with numba: from the code points of a batch's normalised parts to
+scored (post, index row) pairs in one call, without numpy temporaries.
+
+Each kernel has a numpy reference it must agree with exactly (tests/matching/test_compiled.py):
+
+- n-gram hashes: `fingerprint.hash_ngrams` (code points packed into 64 bits, splitmix64, top 32 bits);
+- signatures of parts and windows: `matcher._signatures` (datasketch's affine32 permutations, block minima);
+- band keys: `index.band_keys`; the bucketed LSH table: `index.build_arrays`;
+- exact Jaccard / containment: `fingerprint.jaccard` / `fingerprint.containment`.
+
+Compiled once per machine (`cache=True` keeps the machine code next to this file, or in numba's cache
+directory); `warm_up()` loads it so that a serving process's first request does not pay for it.
+"""
+
+import numpy as np
+from numba import njit
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_MAXU32 = np.uint32(0xFFFFFFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(cache=True)
+def hash_parts(cps, lengths):
+    """Hashes of the 3-grams inside each part (parts laid end to end in `cps`), and where each part's start."""
+    n = lengths.size
+    hoff = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        c = lengths[k] - 2
+        hoff[k + 1] = hoff[k] + (c if c > 0 else 0)
+    out = np.empty(hoff[n], np.uint32)
+    pos = 0
+    for k in range(n):
+        base = hoff[k]
+        for i in range(hoff[k + 1] - base):
+            p = (
+                (np.uint64(cps[pos + i]) << np.uint64(42))
+                | (np.uint64(cps[pos + i + 1]) << np.uint64(21))
+                | np.uint64(cps[pos + i + 2])
+            )
+            z = p ^ (p >> np.uint64(30))
+            z = z * _M1
+            z = z ^ (z >> np.uint64(27))
+            z = z * _M2
+            z = z ^ (z >> np.uint64(31))
+            out[base + i] = np.uint32(z >> np.uint64(32))
+        pos += lengths[k]
+    return out, hoff
+
+
+@njit(cache=True)
+def _block_minima(hashes, start, end, a, b, out, first):
+    """out[first + j] = the 128 permuted minima of n-grams [start + j*block, ...) for each block j."""
+    width = a.size
+    block = 12
+    j = first
+    i = start
+    while i < end:
+        stop = min(i + block, end)
+        row = out[j]
+        for p in range(width):
+            row[p] = _MAXU32
+        for t in range(i, stop):
+            h = np.uint64(hashes[t])
+            for p in range(width):
+                v = np.uint32((h * a[p] + b[p]) & _LOW32)
+                if v < row[p]:
+                    row[p] = v
+        i = stop
+        j += 1
+
+
+@njit(cache=True)
+def signatures(hashes, hoff, lengths, whole, a64, b64, windows, short_text):
+    """MinHash signatures of each part of at least `short_text` characters, then of the windows of long
+    whole parts (per window size, in part order), with the part each belongs to: the order and values of
+    `matcher._signatures`."""
+    block = 12
+    nparts = lengths.size
+    width = a64.size
+    boff = np.zeros(nparts + 1, np.int64)
+    for k in range(nparts):
+        boff[k + 1] = boff[k] + (hoff[k + 1] - hoff[k] + block - 1) // block
+    blocks = np.empty((boff[nparts], width), np.uint32)
+    for k in range(nparts):
+        _block_minima(hashes, hoff[k], hoff[k + 1], a64, b64, blocks, boff[k])
+    count = 0
+    for k in range(nparts):
+        if lengths[k] >= short_text and hoff[k + 1] > hoff[k]:
+            count += 1
+    for w in range(windows.shape[0]):
+        window, stride = windows[w, 0], windows[w, 1]
+        per, step = window // block, stride // block
+        for k in range(nparts):
+            grams = hoff[k + 1] - hoff[k]
+            if whole[k] and grams > window * 1.2:
+                nb = boff[k + 1] - boff[k]
+                j = 0
+                while j + per <= nb:
+                    count += 1
+                    j += step
+    sigs = np.empty((count, width), np.uint32)
+    owner = np.empty(count, np.int64)
+    m = 0
+    for k in range(nparts):
+        if lengths[k] >= short_text and hoff[k + 1] > hoff[k]:
+            row = sigs[m]
+            for p in range(width):
+                row[p] = _MAXU32
+            for j in range(boff[k], boff[k + 1]):
+                blk = blocks[j]
+                for p in range(width):
+                    if blk[p] < row[p]:
+                        row[p] = blk[p]
+            owner[m] = k
+            m += 1
+    for w in range(windows.shape[0]):
+        window, stride = windows[w, 0], windows[w, 1]
+        per, step = window // block, stride // block
+        for k in range(nparts):
+            grams = hoff[k + 1] - hoff[k]
+            if whole[k] and grams > window * 1.2:
+                nb = boff[k + 1] - boff[k]
+                j = 0
+                while j + per <= nb:
+                    row = sigs[m]
+                    for p in range(width):
+                        row[p] = _MAXU32
+                    for q in range(boff[k] + j, boff[k] + j + per):
+                        blk = blocks[q]
+                        for p in range(width):
+                            if blk[p] < row[p]:
+                                row[p] = blk[p]
+                    owner[m] = k
+                    m += 1
+                    j += step
+    return sigs, owner
+
+
+@njit(cache=True)
+def band_keys(sigs, mult, salt):
+    """(m, 128) signatures → (m, bands) salted band keys: `index.band_keys`."""
+    bands, rows = salt.size, mult.size
+    keys = np.empty((sigs.shape[0], bands), np.uint64)
+    for s in range(sigs.shape[0]):
+        for t in range(bands):
+            key = np.uint64(0)
+            for r in range(rows):
+                key += np.uint64(sigs[s, t * rows + r]) * mult[r]
+            keys[s, t] = key ^ salt[t]
+    return keys
+
+
+@njit(cache=True)
+def _grow(buf, size):
+    if size < buf.size:
+        return buf
+    bigger = np.empty(buf.size * 2, buf.dtype)
+    bigger[: buf.size] = buf
+    return bigger
+
+
+@njit(cache=True)
+def lsh_pairs(keys, key_post, shift, lsh_off, lsh_tags, lsh_rows, dead):
+    """Unique (post << 32 | row) codes of the snapshot rows sharing a band key with a post's signatures.
+
+    A key's bucket is its top bits (keys >> shift); the bucket's entries hold the key's low 32 bits as a
+    tag, so a lookup is two offset reads and a short scan. All buckets are located first, then scanned:
+    independent loads that the processor overlaps, where one loop would wait on each bucket in turn."""
+    bands = keys.shape[1]
+    flat = keys.ravel()
+    count = flat.size
+    lo = np.empty(count, np.int64)
+    hi = np.empty(count, np.int64)
+    for i in range(count):
+        bucket = np.int64(flat[i] >> np.uint64(shift))
+        lo[i] = lsh_off[bucket]
+        hi[i] = lsh_off[bucket + 1]
+    buf = np.empty(max(64, count), np.int64)
+    n = 0
+    for i in range(count):
+        tag = np.uint32(flat[i] & _LOW32)
+        for j in range(lo[i], hi[i]):
+            if lsh_tags[j] == tag:
+                row = lsh_rows[j]
+                if not dead[row]:
+                    buf = _grow(buf, n)
+                    buf[n] = (np.int64(key_post[i // bands]) << 32) | np.int64(row)
+                    n += 1
+    return _unique_sorted(buf[:n])
+
+
+@njit(cache=True)
+def _contains(values, x):
+    """Whether the sorted array holds x (a plain binary search)."""
+    lo, hi = 0, values.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < values.size and values[lo] == x
+
+
+@njit(cache=True)
+def _unique_sorted(codes):
+    codes = np.sort(codes)
+    n = 0
+    for i in range(codes.size):
+        if i == 0 or codes[i] != codes[i - 1]:
+            codes[n] = codes[i]
+            n += 1
+    return codes[:n]
+
+
+@njit(cache=True)
+def exact_pairs(part_keys, part_post, exact_keys, exact_rows, dead):
+    """Unique (post << 32 | row) codes of the snapshot rows whose exact normalised text is a post's part's."""
+    buf = np.empty(max(8, part_keys.size), np.int64)
+    n = 0
+    size = exact_keys.size
+    for k in range(part_keys.size):
+        key = part_keys[k]
+        j = np.searchsorted(exact_keys, key)
+        while j < size and exact_keys[j] == key:
+            row = exact_rows[j]
+            if not dead[row]:
+                buf = _grow(buf, n)
+                buf[n] = (np.int64(part_post[k]) << 32) | np.int64(row)
+                n += 1
+            j += 1
+    return _unique_sorted(buf[:n])
+
+
+@njit(cache=True)
+def intersection_size(x, y):
+    """|x ∩ y| of two sorted unique arrays, by merging."""
+    i = j = n = 0
+    nx, ny = x.size, y.size
+    while i < nx and j < ny:
+        u, v = x[i], y[j]
+        if u < v:
+            i += 1
+        elif v < u:
+            j += 1
+        else:
+            n += 1
+            i += 1
+            j += 1
+    return n
+
+
+@njit(cache=True)
+def _sorted_unique_into(src, dst):
+    """dst[:n] = sorted unique values of src; returns n."""
+    dst[: src.size] = src
+    view = dst[: src.size]
+    view.sort()
+    n = 0
+    for i in range(view.size):
+        if i == 0 or view[i] != view[i - 1]:
+            view[n] = view[i]
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def score_pairs(codes, exact_codes, hashes, hoff, post_parts, short, sh_off, sh_data, min_score):
+    """Exact Jaccard (best over a post's parts) and containment (of the rumor in the post's whole part,
+    its first) for each candidate (post, row) code; short rows score 1.0 on an exact hit, else 0. Keeps
+    the pairs reaching min_score: (posts, rows, similarities, containments)."""
+    m = codes.size
+    out_post = np.empty(m, np.int64)
+    out_row = np.empty(m, np.int64)
+    out_sim = np.empty(m, np.float64)
+    out_cont = np.empty(m, np.float64)
+    sets = np.empty(max(1, hashes.size), np.uint32)
+    soff = np.zeros(hoff.size, np.int64)  # scratch: where each part of the current post starts in `sets`
+    slen = np.zeros(hoff.size, np.int64)
+    current = -1
+    n = 0
+    for c in range(m):
+        post = codes[c] >> 32
+        row = codes[c] & 0xFFFFFFFF
+        first, last = post_parts[post], post_parts[post + 1]
+        if post != current:
+            current = post
+            at = 0
+            for k in range(first, last):
+                soff[k] = at
+                slen[k] = _sorted_unique_into(hashes[hoff[k] : hoff[k + 1]], sets[at:])
+                at += slen[k]
+        if short[row]:
+            j = np.searchsorted(exact_codes, codes[c])
+            sim = 1.0 if j < exact_codes.size and exact_codes[j] == codes[c] else 0.0
+            cont = sim
+        else:
+            rumor = sh_data[sh_off[row] : sh_off[row + 1]]
+            sim = 0.0
+            cont = 0.0
+            for k in range(first, last):
+                own = sets[soff[k] : soff[k] + slen[k]]
+                if own.size == 0 or rumor.size == 0:
+                    inter = 0
+                    jac = 0.0
+                else:
+                    inter = intersection_size(own, rumor)
+                    jac = inter / (own.size + rumor.size - inter)
+                if jac > sim:
+                    sim = jac
+                if k == first and rumor.size > 0:
+                    cont = inter / rumor.size
+        if max(sim, cont) >= min_score:
+            out_post[n], out_row[n], out_sim[n], out_cont[n] = post, row, sim, cont
+            n += 1
+    return out_post[:n], out_row[:n], out_sim[:n], out_cont[:n]
+
+
+@njit(cache=True)
+def merge_codes(x, y):
+    """Sorted unique union of two sorted unique code arrays."""
+    out = np.empty(x.size + y.size, np.int64)
+    i = j = n = 0
+    while i < x.size or j < y.size:
+        if j >= y.size or (i < x.size and x[i] < y[j]):
+            v = x[i]
+            i += 1
+        elif i >= x.size or y[j] < x[i]:
+            v = y[j]
+            j += 1
+        else:
+            v = x[i]
+            i += 1
+            j += 1
+        out[n] = v
+        n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def match_parts(
+    cps,
+    lengths,
+    whole,
+    part_post,
+    post_parts,
+    part_keys,
+    a64,
+    b64,
+    windows,
+    short_text,
+    mult,
+    salt,
+    shift,
+    lsh_off,
+    lsh_tags,
+    lsh_rows,
+    exact_keys,
+    exact_rows,
+    dead,
+    short,
+    sh_off,
+    sh_data,
+    min_score,
+):
+    """The whole snapshot match of a batch's parts: n-gram hashes, signatures, band lookups, exact-text
+    lookups and exact scores. Returns the kept (post, row, similarity, containment) and, for the deltas,
+    the band keys with their posts and the n-gram hashes with their part offsets."""
+    hashes, hoff = hash_parts(cps, lengths)
+    sigs, owner = signatures(hashes, hoff, lengths, whole, a64, b64, windows, short_text)
+    keys = band_keys(sigs, mult, salt)
+    key_post = part_post[owner]
+    codes = lsh_pairs(keys, key_post, shift, lsh_off, lsh_tags, lsh_rows, dead)
+    exact = exact_pairs(part_keys, part_post, exact_keys, exact_rows, dead)
+    codes = merge_codes(codes, exact)
+    post, row, sim, cont = score_pairs(codes, exact, hashes, hoff, post_parts, short, sh_off, sh_data, min_score)
+    return post, row, sim, cont, keys, key_post, hashes, hoff
+
+
+@njit(cache=True)
+def shared_runs(post_grams, rumor_set, size):
+    """Runs of consecutive post n-grams that all occur in the rumor's sorted n-gram set: (starts, lengths in
+    characters), in post order."""
+    n = post_grams.size
+    starts = np.empty(n, np.int64)
+    lengths = np.empty(n, np.int64)
+    m = 0
+    run = -1
+    for i in range(n):
+        if _contains(rumor_set, post_grams[i]):
+            if run < 0:
+                run = i
+        elif run >= 0:
+            starts[m], lengths[m] = run, i - 1 - run + size
+            m += 1
+            run = -1
+    if run >= 0:
+        starts[m], lengths[m] = run, n - 1 - run + size
+        m += 1
+    return starts[:m], lengths[:m]
+
+
+def warm_up() -> None:
+    """Load (or compile) the kernels now rather than on a first request."""
+    from debunk.matching.index import MatchIndex
+    from debunk.matching.matcher import evidence, score_batch
+    from debunk.matching.normalize import normalize
+
+    text = "预热一下编译好的匹配内核，这是一段足够长的文字" * 12
+    score_batch(MatchIndex(), [text])
+    evidence(normalize(text), text)
