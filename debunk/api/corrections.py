@@ -5,17 +5,15 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from debunk.api.auth import ApiKeyAuthentication, IsPlatform
 from debunk.api.match import BAD_INPUT
 from debunk.api.public import CardOut
-from debunk.api.request_log import LoggedAPIView, RequestLogMixin
-from debunk.api.throttling import ApiKeyBatchThrottle, ApiKeyRateThrottle
-from debunk.api.views import ERROR_RESPONSES, ErrorSerializer, LogPagination
+from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
+from debunk.api.throttling import ApiKeyBatchThrottle
+from debunk.api.views import ERROR_RESPONSES, ApiCursorPagination, ErrorSerializer
 from debunk.models import Correction, Interaction
 from debunk.services.webhooks import (
     ACK_STATUSES,
@@ -52,22 +50,13 @@ class FeedFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=FEED_STATUSES, required=False)
 
 
-class FeedPagination(LogPagination):
+class FeedPagination(ApiCursorPagination):
     ordering = ("id",)
 
-    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except (TypeError, ValueError, OverflowError) as exc:  # a tampered cursor whose position is not an id
-            raise NotFound("Invalid cursor") from exc
 
-
-class CorrectionFeedView(RequestLogMixin, generics.ListAPIView):
+class CorrectionFeedView(LoggedListAPIView):
     """The calling platform's corrections, oldest first: page through with `cursor` and keep the last one."""
 
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsPlatform]
-    throttle_classes = [ApiKeyRateThrottle]
     serializer_class = CorrectionOut
     pagination_class = FeedPagination
 

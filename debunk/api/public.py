@@ -3,22 +3,18 @@ sample library itself (published rumors and their ClaimReview) for syncing."""
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from debunk import selectors
-from debunk.api.auth import ApiKeyAuthentication, IsPlatform
-from debunk.api.request_log import LoggedAPIView, RequestLogMixin
-from debunk.api.throttling import ApiKeyRateThrottle
-from debunk.api.views import ERROR_RESPONSES, ErrorSerializer
+from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
+from debunk.api.views import ERROR_RESPONSES, ApiCursorPagination, ErrorSerializer
 from debunk.cards import claim_review, rumor_card
 from debunk.models import Rumor
 from labels.models import Category
@@ -105,17 +101,8 @@ class RumorFilter(serializers.Serializer):
         return Category.objects.filter(code=code).first()  # an unknown code matches nothing
 
 
-class SyncPagination(CursorPagination):
+class SyncPagination(ApiCursorPagination):
     ordering = ("updated_at", "id")  # oldest change first: a syncing platform resumes from its last cursor
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except DjangoValidationError as exc:
-            raise NotFound("Invalid cursor") from exc
 
 
 class RumorOut(serializers.ModelSerializer):
@@ -150,10 +137,7 @@ class RumorOut(serializers.ModelSerializer):
         return rumor_card(rumor, self.context.get("request"))
 
 
-class _SyncList(RequestLogMixin, generics.ListAPIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsPlatform]
-    throttle_classes = [ApiKeyRateThrottle]
+class _SyncList(LoggedListAPIView):
     pagination_class = SyncPagination
 
     def get_queryset(self) -> QuerySet[Rumor]:

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, transaction
 from django.http import HttpResponseBase
+from rest_framework import generics
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -130,6 +131,14 @@ class RequestLogMixin:
 
 class LoggedAPIView(RequestLogMixin, APIView):
     """Base view of the platforms' API: API-key authentication, per-key throttling, request logging."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsPlatform]
+    throttle_classes = [ApiKeyRateThrottle]
+
+
+class LoggedListAPIView(RequestLogMixin, generics.ListAPIView):
+    """LoggedAPIView for cursor-paginated lists (see debunk.api.views.ApiCursorPagination)."""
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsPlatform]

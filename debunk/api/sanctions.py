@@ -13,17 +13,16 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from debunk.api.auth import ApiKeyAuthentication, IsPlatform
 from debunk.api.corrections import MAX_ID, FeedPagination
 from debunk.api.match import BAD_INPUT
-from debunk.api.request_log import LoggedAPIView, RequestLogMixin
-from debunk.api.throttling import ApiKeyBatchThrottle, ApiKeyRateThrottle
+from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
+from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, ErrorSerializer
 from debunk.models import Measure, Sanction
 from debunk.services.blacklist import MAX_HASHES, identities_check, identities_link, is_identity_hash
@@ -69,12 +68,9 @@ def _own_sanction(request: Request, sanction_id: str) -> Sanction:
     return sanction
 
 
-class SanctionListView(RequestLogMixin, generics.ListAPIView):
+class SanctionListView(LoggedListAPIView):
     """Decisions about the calling platform's accounts, oldest first: page with `cursor`."""
 
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsPlatform]
-    throttle_classes = [ApiKeyRateThrottle]
     serializer_class = SanctionOut
     pagination_class = FeedPagination
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from debunk.models import ApiKey, ApiRequestLog, Platform
 from debunk.services.audit import audit_record
+from debunk.services.retention import purge_older_than
 
 KEY_PREFIX = "dbk"
 PREFIX_LENGTH = 8
@@ -154,12 +155,6 @@ def api_key_touch(key: ApiKey) -> None:
     ).update(last_used_at=now)
 
 
-def request_logs_purge(*, older_than_days: int, batch: int = 10_000) -> int:
-    """Delete API request log rows older than the retention period, in batches (short transactions)."""
-    cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted = 0
-    while True:
-        ids = list(ApiRequestLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
-        if not ids:
-            return deleted
-        deleted += ApiRequestLog.objects.filter(pk__in=ids).delete()[0]
+def request_logs_purge(*, older_than_days: int) -> int:
+    """Delete API request log rows older than the retention period."""
+    return purge_older_than(ApiRequestLog.objects.all(), field="created_at", days=older_than_days)

@@ -6,15 +6,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from debunk.api.auth import ApiKeyAuthentication, IsPlatform
-from debunk.api.request_log import LoggedAPIView, RequestLogMixin
-from debunk.api.throttling import ApiKeyRateThrottle
+from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
 from debunk.models import ApiRequestLog
 
 
@@ -60,8 +58,9 @@ class LogFilterSerializer(serializers.Serializer):
             raise serializers.ValidationError({"since": ["Date-time out of range."]}) from exc
 
 
-class LogPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
+class ApiCursorPagination(CursorPagination):
+    """Cursor pages of 100 (up to 1,000 with `page_size`); a tampered cursor is a 404, never a 500."""
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
@@ -69,16 +68,17 @@ class LogPagination(CursorPagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         try:
             return super().paginate_queryset(queryset, request, view)
-        except DjangoValidationError as exc:  # a tampered cursor whose position is not a date-time
+        except (DjangoValidationError, TypeError, ValueError, OverflowError) as exc:  # a position of the wrong type
             raise NotFound("Invalid cursor") from exc
 
 
-class LogListView(RequestLogMixin, generics.ListAPIView):
+class LogPagination(ApiCursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class LogListView(LoggedListAPIView):
     """The calling platform's own API requests, newest first."""
 
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsPlatform]
-    throttle_classes = [ApiKeyRateThrottle]
     serializer_class = RequestLogSerializer
     pagination_class = LogPagination
 

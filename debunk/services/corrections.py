@@ -19,6 +19,7 @@ from debunk.matching.matcher import Scored
 from debunk.models import AllowListEntry, Correction, Exposure, Fingerprint, Match, Rumor
 from debunk.services.fingerprints import decode
 from debunk.services.matching import decide
+from debunk.services.retention import purge_older_than
 
 MATCHED = [Match.Status.AUTO, Match.Status.CONFIRMED]
 RECEIVED = [Correction.Status.DELIVERED, Correction.Status.ACKNOWLEDGED, Correction.Status.CLICKED]
@@ -252,12 +253,6 @@ def _rescan_batch(
     return auto
 
 
-def exposures_purge(*, older_than_days: int, batch: int = 10_000) -> int:
-    """Delete exposures older than the retention period, in short transactions."""
-    cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted = 0
-    while True:
-        ids = list(Exposure.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:batch])
-        if not ids:
-            return deleted
-        deleted += Exposure.objects.filter(pk__in=ids).delete()[0]
+def exposures_purge(*, older_than_days: int) -> int:
+    """Delete exposures older than the retention period."""
+    return purge_older_than(Exposure.objects.all(), field="at", days=older_than_days)
