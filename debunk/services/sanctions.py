@@ -7,7 +7,6 @@ reviewer (`sanction_approve`). Appeals come from the platform and are decided by
 the decision. Every decision is audited and, once effective, queued for the platform's webhook (outbox).
 """
 
-import http.client
 import json
 import logging
 import uuid
@@ -38,15 +37,7 @@ from debunk.models import (
 )
 from debunk.models.sanctions import FOUR_EYES, LADDER
 from debunk.services.audit import audit_record
-from debunk.services.webhooks import (
-    RESPONSE_KEEP,
-    WebhookRefused,
-    active_endpoint,
-    backoff,
-    http_post,
-    lease_for,
-    signature_headers,
-)
+from debunk.services.webhooks import active_endpoint, backoff, lease_for, webhook_send
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +45,6 @@ S = Sanction.Status
 OPEN = (S.RECOMMENDED, S.PENDING_APPROVAL)
 OFFENCES = (S.ACTIVE, S.EXPIRED, S.LIFTED)  # applied and not overturned: they count as earlier offences
 NOTICE_OPEN = (SanctionNotice.Status.PENDING, SanctionNotice.Status.RETRYING)
-NOTICE_RETRY_HOURS = 72
 TIME_LIMITED = (Measure.RESTRICTION, Measure.PM_SUSPENSION)
 DEFAULT_DAYS = 7  # a restriction or suspension reached by escalation from a warning
 MATCHED = (Match.Status.AUTO, Match.Status.CONFIRMED)
@@ -589,22 +579,13 @@ def notice_attempt(*, notice_id: int) -> str:
         )
         return "waiting"
     body = json.dumps(notice.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    headers = signature_headers(secret=endpoint.secret, message_id=notice.message_id, body=body)
-    code: int | None = None
-    try:
-        code, _headers, text = http_post(
-            url=endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
-        )
-    except WebhookRefused as exc:
-        text = f"refused: {exc}"
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        text = f"{type(exc).__name__}: {exc}"
-    fields = {"last_status_code": code, "last_response": text[:RESPONSE_KEEP]}
+    code, _headers, text = webhook_send(endpoint=endpoint, message_id=notice.message_id, body=body)
+    fields = {"last_status_code": code, "last_response": text}
     ours = SanctionNotice.objects.filter(pk=notice_id, attempts=notice.attempts)
     if code is not None and 200 <= code < 300:
         ours.update(status=SanctionNotice.Status.DELIVERED, delivered_at=timezone.now(), **fields)
         return "delivered"
-    if now >= notice.created_at + timedelta(hours=NOTICE_RETRY_HOURS):
+    if now >= notice.created_at + timedelta(hours=settings.WEBHOOK_RETRY_HOURS):
         ours.update(status=SanctionNotice.Status.DEAD, **fields)
         logger.warning("sanction notice %s dead after %d attempts", notice.message_id, notice.attempts)
         return "dead"

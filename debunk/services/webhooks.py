@@ -386,6 +386,21 @@ def retry_after(value: str | None, *, now: datetime) -> timedelta | None:
     return min(max(delay, timedelta(seconds=1)), RETRY_AFTER_MAX)
 
 
+def webhook_send(*, endpoint: WebhookEndpoint, message_id: str, body: bytes) -> tuple[int | None, dict[str, str], str]:
+    """Sign and POST one message (corrections, or a sanction notice) to an endpoint: (HTTP status, or None when
+    nothing was answered; response headers; the response body or the error, at most RESPONSE_KEEP characters)."""
+    headers = signature_headers(secret=endpoint.secret, message_id=message_id, body=body)
+    try:
+        code, response_headers, text = http_post(
+            url=endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+        )
+    except WebhookRefused as exc:
+        return None, {}, f"refused: {exc}"[:RESPONSE_KEEP]
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, {}, f"{type(exc).__name__}: {exc}"[:RESPONSE_KEEP]
+    return code, response_headers, text[:RESPONSE_KEEP]
+
+
 def delivery_attempt(*, delivery_id: int) -> str:
     """Send one delivery if it is due; returns what happened: skipped (not due, or claimed by another
     worker), delivered, retrying, dead, released (endpoint disabled: corrections back to pending)."""
@@ -407,18 +422,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
     if count == 0:  # every correction in it was cancelled or acknowledged through the feed meanwhile
         _finish(delivery_id=delivery.pk, attempts=attempts - 1, note=_("nothing left to send"))
         return "delivered"
-    headers = signature_headers(secret=endpoint.secret, message_id=delivery.message_id, body=body)
-    code: int | None = None
-    response_headers: dict[str, str] = {}
-    try:
-        code, response_headers, text = http_post(
-            url=endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
-        )
-    except WebhookRefused as exc:
-        text = f"refused: {exc}"
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        text = f"{type(exc).__name__}: {exc}"
-    text = text[:RESPONSE_KEEP]
+    code, response_headers, text = webhook_send(endpoint=endpoint, message_id=delivery.message_id, body=body)
     logger.info(
         "webhook %s attempt %d to %s: %s (%d corrections)",
         delivery.message_id,

@@ -196,7 +196,7 @@ def test_notices_are_signed_and_retried(warning, reviewer, platform_a, settings)
         sent.update(url=url, body=body, headers=headers)
         return 500, {}, "oops"
 
-    with mock.patch.object(svc, "http_post", fake_post):
+    with mock.patch.object(webhooks, "http_post", fake_post):
         assert svc.notice_attempt(notice_id=notice.pk) == "retrying"
         assert svc.notice_attempt(notice_id=notice.pk) == "skipped"  # not due yet
     assert sent["url"] == endpoint.url and sent["headers"]["webhook-id"] == notice.message_id
@@ -204,7 +204,7 @@ def test_notices_are_signed_and_retried(warning, reviewer, platform_a, settings)
 
     Webhook(endpoint.secret).verify(sent["body"], sent["headers"])
     SanctionNotice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now())
-    with mock.patch.object(svc, "http_post", lambda **kw: (204, {}, "")):
+    with mock.patch.object(webhooks, "http_post", lambda **kw: (204, {}, "")):
         assert svc.notice_attempt(notice_id=notice.pk) == "delivered"
     notice.refresh_from_db()
     assert notice.status == SanctionNotice.Status.DELIVERED and notice.attempts == 2
