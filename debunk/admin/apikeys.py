@@ -9,12 +9,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from debunk.admin.bulk import apply_each
 from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.api.services import api_key_create, api_key_revoke
 from debunk.models import ApiKey, ApiRequestLog
@@ -87,13 +87,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        done = 0
-        for key in queryset.filter(revoked_at__isnull=True):
-            try:
-                api_key_revoke(key=key, by=request.user)
-                done += 1
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{key}: {exc}", messages.ERROR)
+        done = apply_each(
+            self,
+            request,
+            queryset.filter(revoked_at__isnull=True),
+            lambda key: api_key_revoke(key=key, by=request.user),
+        )
         self.message_user(request, _("Revoked %(n)d key(s).") % {"n": done}, messages.SUCCESS)
 
 

@@ -14,16 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from debunk.admin.bulk import apply_each, error_text
 from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.models import Correction, Rumor, WebhookDelivery, WebhookEndpoint
 from debunk.services import webhooks
-
-
-def _errors(exc: Exception) -> str:
-    return " ".join(getattr(exc, "messages", None) or [str(exc) or gettext("Not allowed.")])
 
 
 class WebhookEndpointAddForm(forms.ModelForm):
@@ -38,7 +34,7 @@ class WebhookEndpointAddForm(forms.ModelForm):
         try:
             webhooks.endpoint_url_check(url)
         except ValidationError as exc:
-            raise forms.ValidationError(_errors(exc)) from exc
+            raise forms.ValidationError(error_text(exc)) from exc
         return url
 
 
@@ -92,13 +88,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         )
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
-        done = 0
-        for endpoint in queryset.filter(is_active=not active):
-            try:
-                webhooks.endpoint_set_active(endpoint=endpoint, active=active, by=request.user)
-                done += 1
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{endpoint}: {_errors(exc)}", messages.ERROR)
+        done = apply_each(
+            self,
+            request,
+            queryset.filter(is_active=not active),
+            lambda endpoint: webhooks.endpoint_set_active(endpoint=endpoint, active=active, by=request.user),
+        )
         message = _("Enabled %(n)d endpoint(s).") if active else _("Disabled %(n)d endpoint(s).")
         self.message_user(request, message % {"n": done}, messages.SUCCESS)
 
@@ -164,13 +159,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Send selected dead deliveries again"), permissions=["redeliver"])
     def redeliver_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for delivery in queryset:
-            try:
-                webhooks.delivery_redeliver(delivery=delivery, by=request.user)
-                done += 1
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{delivery}: {_errors(exc)}", messages.ERROR)
+        done = apply_each(
+            self, request, queryset, lambda delivery: webhooks.delivery_redeliver(delivery=delivery, by=request.user)
+        )
         self.message_user(request, _("Queued %(n)d delivery(ies) again.") % {"n": done}, messages.SUCCESS)
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from debunk.admin.bulk import error_text
 from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.admin.rumors import verdict_badge
 from debunk.matching.matcher import evidence
@@ -30,10 +31,6 @@ from debunk.models import AllowListEntry, Interaction, Match, Post, Rumor
 from debunk.services import suspects as suspect_services
 
 SUSPECTED = Match.Status.SUSPECTED
-
-
-def _errors(exc: Exception) -> str:
-    return " ".join(getattr(exc, "messages", None) or [str(exc) or gettext("Not allowed.")])
 
 
 def _rumor_link(rumor: Rumor) -> SafeString:
@@ -211,7 +208,7 @@ class MatchAdmin(ReadOnlyAdmin):
             try:
                 result = service(match=match, by=request.user)
             except (ValidationError, PermissionDenied) as exc:
-                failed.append(f"«{Truncator(match.post.text).chars(30)}» → {match.rumor}: {_errors(exc)}")
+                failed.append(f"«{Truncator(match.post.text).chars(30)}» → {match.rumor}: {error_text(exc)}")
                 continue
             same = set(
                 Match.objects.filter(
@@ -263,7 +260,7 @@ class MatchAdmin(ReadOnlyAdmin):
             else:
                 suspect_services.match_reject(match=match, by=request.user, reason=request.POST.get("reason", ""))
         except (ValidationError, PermissionDenied) as exc:
-            self.message_user(request, _errors(exc), messages.ERROR)
+            self.message_user(request, error_text(exc), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:debunk_match_change", args=[match.pk]))
         done = gettext("Confirmed: the text is now a variant.") if decision == "confirm" else gettext("Rejected.")
         self.message_user(request, done, messages.SUCCESS)

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from debunk.admin.bulk import apply_each, error_text
 from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.models import (
     BannedIdentity,
@@ -37,10 +38,6 @@ from debunk.models import (
 from debunk.services import reports
 from debunk.services import sanctions as svc
 from debunk.services.audit import audit_record, diff, snapshot
-
-
-def _errors(exc: Exception) -> str:
-    return " ".join(getattr(exc, "messages", None) or [str(exc) or gettext("Not allowed.")])
 
 
 @admin.register(SanctionRule)
@@ -145,7 +142,7 @@ class OrganizationAdmin(admin.ModelAdmin):
                     reason=request.POST.get("reason", ""),
                 )
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{organization}: {_errors(exc)}", messages.ERROR)
+                self.message_user(request, f"{organization}: {error_text(exc)}", messages.ERROR)
                 continue
             self.message_user(
                 request,
@@ -315,13 +312,7 @@ class SanctionAdmin(ReadOnlyAdmin):
         return request.user.has_perm("debunk.apply_sanction")
 
     def _each(self, request: HttpRequest, queryset: QuerySet, call: Any, done_message: str) -> None:
-        done = 0
-        for sanction in queryset.order_by("pk"):
-            try:
-                call(sanction)
-                done += 1
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"#{sanction.pk}: {_errors(exc)}", messages.ERROR)
+        done = apply_each(self, request, queryset.order_by("pk"), call, label=lambda sanction: f"#{sanction.pk}")
         if done:
             self.message_user(request, done_message % {"n": done}, messages.SUCCESS)
 
