@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from debunk.admin.bulk import apply_each, error_text
+from debunk.admin.lookups import rumor_or_hash_search
 from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.models import Correction, Rumor, WebhookDelivery, WebhookEndpoint
 from debunk.services import webhooks
@@ -194,12 +195,7 @@ class CorrectionAdmin(ReadOnlyAdmin):
         return obj.user_hash[:12]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if term.isdigit() and len(term) < 19:
-            return queryset.filter(rumor_id=int(term)), False
-        return queryset.filter(user_hash__startswith=term.lower()), False
+        return rumor_or_hash_search(queryset, search_term, "user_hash")
 
     def get_urls(self) -> list:
         info = self.opts.app_label, self.opts.model_name

@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from debunk.admin.bulk import apply_each, error_text
+from debunk.admin.lookups import rumor_or_hash_search
 from debunk.admin.readonly import ReadOnlyAdmin
 from debunk.models import (
     BannedIdentity,
@@ -249,12 +250,7 @@ class SanctionAdmin(ReadOnlyAdmin):
         return format_html("<pre>{}</pre>", "\n".join(f"{k}: {v}" for k, v in obj.inputs.items()))
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if term.isdigit() and len(term) < 19:
-            return queryset.filter(rumor_id=int(term)), False
-        return queryset.filter(author_hash__startswith=term.lower()), False
+        return rumor_or_hash_search(queryset, search_term, "author_hash")
 
     # adding = asking the rules for a recommendation
     def has_add_permission(self, request: HttpRequest) -> bool:

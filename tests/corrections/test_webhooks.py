@@ -534,3 +534,12 @@ def test_create_webhook_endpoint_command_prints_the_secret_once(platform, allow_
         call_command("create_webhook_endpoint", platform="nope", url="http://127.0.0.1:9000/hook", stdout=out)
     with pytest.raises(CommandError):
         call_command("create_webhook_endpoint", platform=platform.code, url="ftp://x/", stdout=out, stderr=err)
+
+
+def test_admin_finds_corrections_by_rumor_id_or_user_hash_prefix(admin_client, platform, rumor):
+    make_corrections(platform, rumor, 2, prefix="ab")
+    make_corrections(platform, rumor, 1, prefix="cd")
+    url = reverse("admin:debunk_correction_changelist")
+    assert len(admin_client.get(url, {"q": str(rumor.pk)}).context["cl"].result_list) == 3
+    assert len(admin_client.get(url, {"q": " AB0000 "}).context["cl"].result_list) == 2
+    assert len(admin_client.get(url, {"q": str(rumor.pk + 1)}).context["cl"].result_list) == 0
