@@ -13,7 +13,8 @@ from django.db.models.constants import OnConflict
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
-from debunk.matching.matcher import Scored, evidence, prepare, score_prepared
+from debunk.matching.index import MatchIndex
+from debunk.matching.matcher import Prepared, Scored, evidence, prepare, score_prepared
 from debunk.matching.normalize import Normalized
 from debunk.matching.serving import current_index
 from debunk.models import AllowListEntry, Debunk, Match, Platform, Post, Rumor
@@ -62,14 +63,8 @@ def match_text(
 def match_many(requests: list[MatchRequest], *, platform: Platform | None = None) -> list[dict[str, Any]]:
     """Answers for many posts: one pass through the index and a few queries for the whole batch."""
     started = time.perf_counter()
-    index = current_index()
-    floor = min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
-    batch = prepare([r.text for r in requests], offsets=True)  # normalised once: offsets kept for evidence
-    scored = score_prepared(index, batch, min_score=floor)
-    rumor_ids = {s.rumor_id for found in scored for s in found}
-    cards = _rumor_cards(rumor_ids, index.version)
-    hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}
-    allowed = _allow_listed(rumor_ids, set(hashes.values())) if hashes else set()
+    # normalised once: offsets kept for evidence
+    index, batch, scored, cards, allowed = _score([r.text for r in requests], offsets=True)
     rumors = {rid: card.rumor for rid, card in cards.items()}
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
@@ -78,8 +73,7 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
         if not scored[i]:
             results.append({"matched": False, "action": "allow", "matches": [], "index_version": index.version})
             continue
-        allowed_here = {rid for rid, h in allowed if h == hashes[i]} if allowed else set()
-        decisions = decide(scored[i], rumors, allowed_here)
+        decisions = decide(scored[i], rumors, allowed[i])
         action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
         suspected = [d for d in decisions if d.suspected]
         if suspected and platform is not None:
@@ -315,11 +309,26 @@ def reset_caches() -> None:
 
 def decisions_many(texts: list[str]) -> list[list[Decision]]:
     """The decisions for many texts against the live stock, with no side effect (the post archive's path)."""
+    _, _, scored, cards, allowed = _score(texts, offsets=False)
+    rumors = {rid: card.rumor for rid, card in cards.items()}
+    return [decide(found, rumors, allowed[i]) for i, found in enumerate(scored)]
+
+
+def _score(
+    texts: list[str], *, offsets: bool
+) -> tuple[MatchIndex, Prepared, list[list[Scored]], dict[int, _Card], list[set[int]]]:
+    """Score a batch against the live index, with what deciding needs: the cards of the rumors found and, per
+    text, the rumors its exact text is allow-listed for."""
     index = current_index()
-    batch = prepare(texts)
+    batch = prepare(texts, offsets=offsets)
     scored = score_prepared(index, batch, min_score=min(settings.MATCH_CONTAINMENT_REVIEW, 0.3))
     rumor_ids = {s.rumor_id for found in scored for s in found}
-    rumors = {rid: card.rumor for rid, card in _rumor_cards(rumor_ids, index.version).items()}
+    cards = _rumor_cards(rumor_ids, index.version)
     hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}
-    allowed = _allow_listed(rumor_ids, set(hashes.values())) if hashes else set()
-    return [decide(found, rumors, {rid for rid, h in allowed if h == hashes.get(i)}) for i, found in enumerate(scored)]
+    entries = _allow_listed(rumor_ids, set(hashes.values())) if hashes else set()
+    allowed: list[set[int]] = [set() for _ in texts]
+    for rumor_id, digest in entries:
+        for i, own in hashes.items():
+            if own == digest:
+                allowed[i].add(rumor_id)
+    return index, batch, scored, cards, allowed
