@@ -228,8 +228,8 @@ def _rescan_batch(
         best_cont = np.maximum(best_cont, inter / shingles.size)
     exact = np.array([r[2] in rumor_exact for r in rows])
     best_sim[exact] = best_cont[exact] = 1.0
-    best_sim[[r[2] in allowed for r in rows]] = 0.0  # allow-listed texts never match this rumor
-    best_cont[[r[2] in allowed for r in rows]] = 0.0
+    allow_listed = np.array([r[2] in allowed for r in rows], dtype=bool)  # these texts never match this rumor
+    best_sim[allow_listed] = best_cont[allow_listed] = 0.0
     floor = min(settings.MATCH_CONTAINMENT_REVIEW, rumor.verdict.match_review_threshold)
     hits = np.flatnonzero((best_sim >= floor) | (best_cont >= floor))
     new_matches, auto = [], []

@@ -149,3 +149,19 @@ def test_exposures_are_purged_after_retention(client_for, run_commits, settings)
     settings.CORRECTIONS_RETENTION_DAYS = 90
     assert purge_exposures() == 1 and Exposure.objects.count() == 1
     assert Post.objects.count() == 0
+
+
+def test_rescan_skips_texts_allow_listed_for_the_rumor(client_for, checker, reviewer, run_commits):
+    from debunk.models import AllowListEntry, Fingerprint
+
+    posts(client_for, run_commits, ("p1", RUMOR), ("p2", "转发：" + RUMOR + " 太可怕了"))
+    exposures(client_for, run_commits, ("p1", "u1", "view", "2026-11-20T09:00:00Z"))
+    with run_commits():
+        rumor = make_rumor(checker, claim=RUMOR)
+    p1 = Fingerprint.objects.get(post__platform_post_id="p1")
+    AllowListEntry.objects.create(rumor=rumor, exact_hash=p1.exact_hash)
+    with run_commits():
+        rumor_services.rumor_submit(rumor=rumor, by=checker)
+        rumor_services.rumor_publish(rumor=rumor, by=reviewer)
+    assert list(Match.objects.filter(rumor=rumor).values_list("post__platform_post_id", flat=True)) == ["p2"]
+    assert not Correction.objects.exists()  # u1 saw only the allow-listed post
