@@ -116,14 +116,17 @@ def _link(platform: Platform, posts: list[Post]) -> None:
     parent_ids = {p.parent_platform_post_id for p in posts if p.parent_platform_post_id}
     known = Post.objects.filter(platform=platform, platform_post_id__in=list(parent_ids))
     parents = dict(known.values_list("platform_post_id", "pk"))
+    children: dict[int, list[int]] = defaultdict(list)  # parent pk → the pks of the posts that repost it
     for post in posts:
         parent = parents.get(post.parent_platform_post_id)
         if parent and parent != post.pk:
-            Post.objects.filter(pk=post.pk).update(parent_id=parent)
+            children[parent].append(post.pk)
     for child_pk, parent_ref in Post.objects.filter(
         platform=platform, parent_platform_post_id__in=list(ids), parent__isnull=True
     ).values_list("pk", "parent_platform_post_id"):
-        Post.objects.filter(pk=child_pk).update(parent_id=ids[parent_ref].pk)
+        children[ids[parent_ref].pk].append(child_pk)
+    for parent, kids in children.items():  # one UPDATE per parent: a cascade's reposts share a few parents
+        Post.objects.filter(pk__in=kids).update(parent_id=parent)
     waiting = (
         Exposure.objects.filter(platform=platform, platform_post_id__in=list(ids), post__isnull=True)
         .values_list("platform_post_id", flat=True)
