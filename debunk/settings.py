@@ -129,10 +129,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 # Redis broker: a task whose worker died unacknowledged goes back to the queue after CELERY_VISIBILITY_TIMEOUT
-# seconds; workers sweep for such tasks every CELERY_UNACKED_RESTORE_SECONDS.
+# seconds; workers sweep for such tasks every CELERY_UNACKED_RESTORE_SECONDS, under a lock that a worker killed
+# during its sweep leaves behind for CELERY_UNACKED_MUTEX_SECONDS (kombu's default, 300).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+    "unacked_mutex_expire": env_int("CELERY_UNACKED_MUTEX_SECONDS", 300),
     "unacked_restore_throttle": 1,
 }
 CELERY_TIMEZONE = "Asia/Shanghai"

@@ -44,7 +44,14 @@ def test_killed_fanout_resumes_without_duplicates(seeded_transactional_db):
     checker = UserFactory(username="checker", roles=[FACT_CHECKER])
     reviewer = UserFactory(username="reviewer", roles=[REVIEWER])
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    slow = {"CORRECTIONS_CHUNK": "20", "CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_RESTORE_SECONDS": "1"}
+    # Many small transactions; quick redelivery. The first worker sweeps for abandoned tasks every second under a
+    # Redis lock: killed during a sweep, it leaves that lock held, so the lock must expire soon too.
+    slow = {
+        "CORRECTIONS_CHUNK": "20",
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_UNACKED_RESTORE_SECONDS": "1",
+        "CELERY_UNACKED_MUTEX_SECONDS": "3",
+    }
     with tasks_to(queue):
         first = spawn_worker(queue, slow, name=f"{queue}-a")
         try:
