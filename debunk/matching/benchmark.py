@@ -202,3 +202,19 @@ def containment_cases(corpus: Corpus, stock: Prepared, count: int) -> Iterator[t
         i = corpus.pyrng.choice(candidates)
         before = corpus.post(corpus.pyrng.randint(50, 250))
         yield before + stock.texts[i] + corpus.post(300 - len(before)), i
+
+
+def make_queries(corpus: Corpus, stock: Prepared, count: int) -> list[str]:
+    """Half edited copies of stored texts (0–20% of characters changed), a quarter unrelated posts,
+    a quarter stored texts with a comment added."""
+    rng = corpus.pyrng
+    out = []
+    for i in range(count):
+        source = stock.texts[rng.randrange(len(stock.texts))]
+        if i % 4 < 2:
+            out.append(corpus.edit(source, rng.uniform(0, 0.2)))
+        elif i % 4 == 2:
+            out.append(corpus.post(rng.randint(40, 200)))
+        else:
+            out.append(corpus.post(rng.randint(5, 30)) + "//@某用户:" + source)
+    return out

@@ -192,19 +192,6 @@ def lsh_pairs(keys, key_post, shift, lsh_off, lsh_tags, lsh_rows, dead):
 
 
 @njit(cache=True)
-def _contains(values, x):
-    """Whether the sorted array holds x (a plain binary search)."""
-    lo, hi = 0, values.size
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if values[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < values.size and values[lo] == x
-
-
-@njit(cache=True)
 def _unique_sorted(codes):
     codes = np.sort(codes)
     n = 0
@@ -380,26 +367,58 @@ def match_parts(
 
 
 @njit(cache=True)
-def shared_runs(post_grams, rumor_set, size):
-    """Runs of consecutive post n-grams that all occur in the rumor's sorted n-gram set: (starts, lengths in
-    characters), in post order."""
-    n = post_grams.size
-    starts = np.empty(n, np.int64)
-    lengths = np.empty(n, np.int64)
-    m = 0
-    run = -1
-    for i in range(n):
-        if _contains(rumor_set, post_grams[i]):
-            if run < 0:
-                run = i
-        elif run >= 0:
-            starts[m], lengths[m] = run, i - 1 - run + size
-            m += 1
-            run = -1
-    if run >= 0:
-        starts[m], lengths[m] = run, n - 1 - run + size
-        m += 1
-    return starts[:m], lengths[:m]
+def _find(values, x):
+    """The index of x in the sorted array, or -1."""
+    lo, hi = 0, values.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < values.size and values[lo] == x else -1
+
+
+@njit(cache=True)
+def evidence_runs(grams, goff, pair_post, rsets, roff, rfirst, pair_rumor, size, min_length, top):
+    """For each (post, rumor) pair, its `top` longest runs of consecutive post n-grams that all occur in the rumor,
+    longest first and ties in post order, runs shorter than `min_length` characters left out: rows of
+    (post start, length in characters, rumor start) with -1 where fewer runs were found.
+
+    Post p's n-grams are grams[goff[p]:goff[p + 1]] in text order; rumor r's sorted unique n-grams are
+    rsets[roff[r]:roff[r + 1]], with where each first occurs in the rumor at the same positions in `rfirst`."""
+    npairs = pair_post.size
+    out = np.full((npairs, top, 3), -1, np.int64)
+    for q in range(npairs):
+        p, r = pair_post[q], pair_rumor[q]
+        g0, g1 = goff[p], goff[p + 1]
+        rset = rsets[roff[r] : roff[r + 1]]
+        n = g1 - g0
+        starts = np.empty(n, np.int64)
+        lengths = np.empty(n, np.int64)
+        m = 0
+        run = -1
+        for i in range(n + 1):
+            inside = i < n and _find(rset, grams[g0 + i]) >= 0
+            if inside:
+                if run < 0:
+                    run = i
+            elif run >= 0:
+                length = i - 1 - run + size
+                if length >= min_length:
+                    starts[m], lengths[m] = run, length
+                    m += 1
+                run = -1
+        for slot in range(min(top, m)):  # selection: the longest left, the first of equals
+            best = 0
+            for j in range(1, m):
+                if lengths[j] > lengths[best]:
+                    best = j
+            out[q, slot, 0] = starts[best]
+            out[q, slot, 1] = lengths[best]
+            out[q, slot, 2] = rfirst[roff[r] + _find(rset, grams[g0 + starts[best]])]
+            lengths[best] = -1
+    return out
 
 
 def warm_up() -> None:

@@ -2,7 +2,7 @@
 short texts.
 
 Signatures use datasketch 2.x's default `affine32` scheme with its seed-1 permutations, so
-`datasketch.LeanMinHash(seed=SEED, hashvalues=sig)` and `MinHashLSH` accept them as they are. What
+`datasketch.LeanMinHash(seed=SEED, hashvalues=sig, scheme="affine32")` and `MinHashLSH` accept them as they are. What
 differs is the shingle hash: instead of SHA-1 per n-gram, the n-gram's code points are packed into one
 64-bit integer and mixed with splitmix64, all in numpy — that is most of the speed-up over datasketch
 defaults (measured by `bench_match`).

@@ -363,36 +363,73 @@ class _Parts:
         return [h[bounds[k] : bounds[k + 1]] for k in range(self.count)]
 
 
-def evidence(
-    post: Normalized, rumor_text: str, post_grams: np.ndarray | None = None
-) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+Span = tuple[tuple[int, int], tuple[int, int]]  # (post span, rumor span) in original offsets
+EVIDENCE_RUNS = 5  # at most this many spans a match
+
+
+def evidence(post: Normalized, rumor_text: str, post_grams: np.ndarray | None = None) -> list[Span]:
     """Shared runs of text as (post span, rumor span) in original offsets, longest first (at most 5).
 
     A run is a stretch of consecutive post n-grams that all occur in the rumor; it is placed in the rumor
     where its first n-gram first occurs. Linear in the texts' lengths, unlike a diff. `post_grams` are the
     post's positional n-gram hashes when the caller has them (`Prepared.grams`).
     """
-    rumor, rumor_set, first_in_rumor = _rumor_grams(rumor_text)
     if post_grams is None:
         post_grams = positional_shingles(post.text)
-    if not post_grams.size or not rumor_set.size:
+    return _evidence(post_grams, np.array([0, post_grams.size], np.int64), [0], [post], [rumor_text])[0]
+
+
+def evidence_many(batch: Prepared, pairs: list[tuple[int, str]]) -> list[list[Span]]:
+    """evidence() of many (post of a scored batch prepared with offsets, rumor text) pairs, in one compiled call."""
+    if not pairs:
         return []
-    found_starts, found_lengths = compiled.shared_runs(post_grams, rumor_set, SHINGLE_SIZE)
-    starts, lengths = found_starts.tolist(), found_lengths.tolist()
-    order = sorted((i for i, n in enumerate(lengths) if n >= MIN_EVIDENCE), key=lengths.__getitem__, reverse=True)[:5]
-    spans = []
-    for i in order:  # longest first, ties in post order (sorted is stable, also in reverse)
-        start, length = starts[i], lengths[i]
-        r_start = first_in_rumor[int(post_grams[start])]
-        r_end = min(r_start + length, len(rumor.text))
-        spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))
-    return spans
+    if batch.hashes is None or batch.normalized is None:
+        raise ValueError("evidence_many needs a batch prepared with offsets and scored")
+    whole = [int(batch.post_parts[p]) for p, _ in pairs]  # a post's first part is its whole text
+    posts = [batch.normalized[p] for p, _ in pairs]
+    return _evidence(batch.hashes, batch.hoff, whole, posts, [text for _, text in pairs])
+
+
+def _evidence(
+    grams: np.ndarray, goff: np.ndarray, pair_part: list[int], posts: list[Normalized], rumor_texts: list[str]
+) -> list[list[Span]]:
+    rumors: dict[str, int] = {}
+    pair_rumor = [rumors.setdefault(text, len(rumors)) for text in rumor_texts]
+    cached = [_rumor_grams(text) for text in rumors]
+    roff = np.zeros(len(cached) + 1, np.int64)
+    np.cumsum([c[1].size for c in cached], out=roff[1:])
+    runs = compiled.evidence_runs(
+        grams,
+        goff,
+        np.array(pair_part, np.int64),
+        np.concatenate([c[1] for c in cached]),
+        roff,
+        np.concatenate([c[2] for c in cached]),
+        np.array(pair_rumor, np.int64),
+        SHINGLE_SIZE,
+        MIN_EVIDENCE,
+        EVIDENCE_RUNS,
+    ).tolist()
+    out = []
+    for post, r, rows in zip(posts, pair_rumor, runs, strict=True):
+        rumor = cached[r][0]
+        spans = []
+        for start, length, r_start in rows:
+            if start < 0:
+                break
+            r_end = min(r_start + length, len(rumor.text))
+            spans.append((post.span_to_original(start, start + length), rumor.span_to_original(r_start, r_end)))
+        out.append(spans)
+    return out
 
 
 def evidence_reference(post: Normalized, rumor_text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """evidence in numpy (the reference its compiled runs are tested against)."""
-    rumor, _, first_in_rumor = _rumor_grams(rumor_text)
+    rumor = normalize(rumor_text)
     rumor_grams = positional_shingles(rumor.text)
+    first_in_rumor: dict[int, int] = {}
+    for position, gram in enumerate(rumor_grams.tolist()):
+        first_in_rumor.setdefault(gram, position)
     post_grams = positional_shingles(post.text)
     if not post_grams.size or not rumor_grams.size:
         return []
@@ -413,15 +450,12 @@ def evidence_reference(post: Normalized, rumor_text: str) -> list[tuple[tuple[in
 
 
 @lru_cache(maxsize=4096)
-def _rumor_grams(text: str) -> tuple[Normalized, np.ndarray, dict[int, int]]:
+def _rumor_grams(text: str) -> tuple[Normalized, np.ndarray, np.ndarray]:
     """A rumor's normalised text, its sorted unique n-grams and where each first occurs: rumors recur in
     every match against them, so this is computed once per process."""
     rumor = normalize(text)
-    grams = positional_shingles(rumor.text)
-    first: dict[int, int] = {}
-    for position, gram in enumerate(grams.tolist()):
-        first.setdefault(gram, position)
-    return rumor, np.unique(grams), first
+    unique, first = np.unique(positional_shingles(rumor.text), return_index=True)
+    return rumor, unique, first.astype(np.int64)
 
 
-__all__ = ["Scored", "evidence", "score_batch", "score_batch_reference", "score_text"]
+__all__ = ["Scored", "evidence", "evidence_many", "score_batch", "score_batch_reference", "score_text"]

@@ -14,8 +14,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from debunk.matching.index import MatchIndex
-from debunk.matching.matcher import Prepared, Scored, evidence, prepare, score_prepared
-from debunk.matching.normalize import Normalized
+from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepare, score_prepared
 from debunk.matching.serving import current_index
 from debunk.models import AllowListEntry, Debunk, Match, Platform, Post, Rumor
 from labels.models import VerdictLabel
@@ -68,7 +67,7 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
     rumors = {rid: card.rumor for rid, card in cards.items()}
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
-    verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
+    decided: list[tuple[int, list[Decision]]] = []
     for i, request in enumerate(requests):
         if not scored[i]:
             results.append({"matched": False, "action": "allow", "matches": [], "index_version": index.version})
@@ -78,11 +77,10 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
         suspected = [d for d in decisions if d.suspected]
         if suspected and platform is not None:
             suspects.append((request, suspected))
-        normalized, grams = batch.normalized[i], batch.grams(i)
         result: dict[str, Any] = {
             "matched": bool(decisions),
             "action": action,
-            "matches": [_match_payload(d, normalized, grams, cards[d.rumor.pk], verdict_texts) for d in decisions],
+            "matches": [],  # filled below, once every match's evidence is known
             "index_version": index.version,
         }
         if request.context == "compose" and decisions:
@@ -91,7 +89,15 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
                 "text": f"您的内容可能涉及已核实的{top.rumor.verdict.text_zh}，请核实后再发布。",
                 "rumor_id": top.rumor.pk,
             }
+        decided.append((len(results), decisions))
         results.append(result)
+    # every match's evidence in one compiled pass
+    spans = iter(evidence_many(batch, [(i, d.rumor.claim) for i, ds in decided for d in ds]))
+    verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
+    for position, decisions in decided:
+        results[position]["matches"] = [
+            _match_payload(d, cards[d.rumor.pk], next(spans), verdict_texts) for d in decisions
+        ]
     if suspects:
         queue_suspected_many(platform=platform, items=suspects)
     took = round((time.perf_counter() - started) * 1000, 3)
@@ -179,9 +185,7 @@ def _allow_listed(rumor_ids: set[int], hashes: set[str]) -> set[tuple[int, str]]
         return set(cursor.fetchall())
 
 
-def _match_payload(
-    decision: Decision, normalized: Normalized, grams: Any, card: _Card, verdict_texts: dict[int, str]
-) -> dict[str, Any]:
+def _match_payload(decision: Decision, card: _Card, spans: list[Span], verdict_texts: dict[int, str]) -> dict[str, Any]:
     scored = decision.scored
     verdict = card.rumor.verdict
     text = verdict_texts.get(verdict.pk)
@@ -195,10 +199,7 @@ def _match_payload(
         "verdict": {"code": verdict.code, "text": text},
         "label_text": card.label_text,
         "debunk": dict(card.debunk) if card.debunk else None,
-        "evidence": [
-            {"post_span": list(p), "rumor_span": list(r)}
-            for p, r in evidence(normalized, card.rumor.claim, post_grams=grams)
-        ],
+        "evidence": [{"post_span": list(p), "rumor_span": list(r)} for p, r in spans],
     }
 
 

@@ -179,3 +179,22 @@ def test_compiled_evidence_equals_the_numpy_reference(stock):
             checked += bool(expected)
         assert batch.normalized[0] == (post if post.text else None)
     assert checked > 50
+
+
+def test_batched_evidence_equals_the_reference_pair_by_pair(stock):
+    from debunk.matching.matcher import evidence_many, evidence_reference
+    from debunk.matching.normalize import normalize
+
+    rng = random.Random(7)
+    queries = mixed_queries(rng, stock, 120)
+    batch = prepare(queries, offsets=True)
+    score_prepared(MatchIndex(), batch)
+    pairs = [
+        (i, rumor)
+        for i, query in enumerate(queries)
+        if batch.normalized[i] is not None
+        for rumor in [rng.choice(stock), *[s for s in stock if s and s[:6] in normalize(query).text][:2]]
+    ]
+    got = evidence_many(batch, pairs)
+    assert got == [evidence_reference(normalize(queries[i]), rumor) for i, rumor in pairs]
+    assert sum(map(bool, got)) > 30 and evidence_many(batch, []) == []

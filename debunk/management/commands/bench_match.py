@@ -41,7 +41,7 @@ class Command(BaseCommand):
         stock = bm.prepare(texts)
         index = MatchIndex(stock.entries)
         figures["stored_fingerprints"] = len(index)
-        queries = self._queries(corpus, stock, opts["queries"])
+        queries = bm.make_queries(corpus, stock, opts["queries"])
 
         core = bm.project_core(index)
         baseline, ds_bytes = bm.datasketch_baseline(stock.normalized)
@@ -87,21 +87,6 @@ class Command(BaseCommand):
 
             figures.update(http_figures(stock, queries, say=self.say))
         self._print(figures)
-
-    def _queries(self, corpus: bm.Corpus, stock: bm.Prepared, count: int) -> list[str]:
-        """Half edited copies of stored texts (0–20% of characters changed), a quarter unrelated posts,
-        a quarter stored texts with a comment added."""
-        rng = corpus.pyrng
-        out = []
-        for i in range(count):
-            source = stock.texts[rng.randrange(len(stock.texts))]
-            if i % 4 < 2:
-                out.append(corpus.edit(source, rng.uniform(0, 0.2)))
-            elif i % 4 == 2:
-                out.append(corpus.post(rng.randint(40, 200)))
-            else:
-                out.append(corpus.post(rng.randint(5, 30)) + "//@某用户:" + source)
-        return out
 
     def _print(self, figures: dict) -> None:
         if self.as_json:
