@@ -14,11 +14,17 @@ class Post(models.Model):
     )
     platform_post_id = models.CharField(_("platform post id"), max_length=128, blank=True)
     text = models.TextField(_("text"))
-    author_hash = models.CharField(_("author (HMAC)"), max_length=64, blank=True, db_index=True)
-    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True, db_index=True)
+    author_hash = models.CharField(_("author (HMAC)"), max_length=64, blank=True)
+    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True)
     parent_platform_post_id = models.CharField(_("reposts (platform post id)"), max_length=128, blank=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("reposts"), null=True, blank=True, on_delete=models.SET_NULL, related_name="reposts"
+        "self",
+        verbose_name=_("reposts"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reposts",
+        db_index=False,  # partial index below
     )
     archived = models.BooleanField(
         _("in the archive"), default=False, help_text=_("Reported for tracking (POST /posts), not only matched.")
@@ -28,7 +34,18 @@ class Post(models.Model):
     class Meta:
         verbose_name = _("post")
         verbose_name_plural = _("posts")
-        indexes = [models.Index(fields=["platform", "parent_platform_post_id"], name="debunk_post_parent_ref")]
+        # The archive's columns are empty on the posts the match API queues (most rows on a busy platform): their
+        # indexes are partial, so those rows cost no index writes and no index space.
+        indexes = [
+            models.Index(
+                fields=["platform", "parent_platform_post_id"],
+                name="debunk_post_parent_ref",
+                condition=~models.Q(parent_platform_post_id=""),
+            ),
+            models.Index(fields=["author_hash"], name="post_author", condition=~models.Q(author_hash="")),
+            models.Index(fields=["posted_at"], name="post_posted_at", condition=models.Q(posted_at__isnull=False)),
+            models.Index(fields=["parent"], name="post_parent", condition=models.Q(parent__isnull=False)),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "platform_post_id"],
@@ -119,7 +136,13 @@ class Match(models.Model):
         REJECTED = "rejected", _("rejected")
         AUTO = "auto", _("matched automatically")
 
-    post = models.ForeignKey(Post, verbose_name=_("post"), on_delete=models.CASCADE, related_name="matches")
+    post = models.ForeignKey(
+        Post,
+        verbose_name=_("post"),
+        on_delete=models.CASCADE,
+        related_name="matches",
+        db_index=False,  # the unique (post, rumor) index serves lookups by post
+    )
     rumor = models.ForeignKey("debunk.Rumor", verbose_name=_("rumor"), on_delete=models.CASCADE, related_name="matches")
     similarity = models.FloatField(_("similarity"))
     containment = models.FloatField(_("containment"))
@@ -131,6 +154,7 @@ class Match(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # partial index below: most matches are never decided by hand
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
@@ -139,6 +163,9 @@ class Match(models.Model):
         verbose_name = _("match")
         verbose_name_plural = _("matches")
         constraints = [models.UniqueConstraint(fields=["post", "rumor"], name="match_unique_post_rumor")]
+        indexes = [
+            models.Index(fields=["decided_by"], name="match_decided_by", condition=models.Q(decided_by__isnull=False))
+        ]
 
     def __str__(self) -> str:
         return f"{self.post_id} → {self.rumor_id} ({self.status})"
