@@ -162,21 +162,25 @@ def _grow(buf, size):
 
 
 @njit(cache=True)
-def lsh_pairs(keys, key_post, shift, lsh_off, lsh_tags, lsh_rows, dead):
+def lsh_pairs(keys, key_post, shift, lsh_filter, lsh_off, lsh_tags, lsh_rows, dead):
     """Unique (post << 32 | row) codes of the snapshot rows sharing a band key with a post's signatures.
 
-    A key's bucket is its top bits (keys >> shift); the bucket's entries hold the key's low 32 bits as a
-    tag, so a lookup is two offset reads and a short scan. All buckets are located first, then scanned:
-    independent loads that the processor overlaps, where one loop would wait on each bucket in turn."""
+    A key whose low bits have no bit in the filter is stored nowhere (most keys: `index.key_filter`). Else its
+    bucket is its top bits (keys >> shift); the bucket's entries hold the key's low 32 bits as a tag, so a
+    lookup is two offset reads and a short scan. All buckets are located first, then scanned: independent
+    loads that the processor overlaps, where one loop would wait on each bucket in turn."""
     bands = keys.shape[1]
     flat = keys.ravel()
     count = flat.size
-    lo = np.empty(count, np.int64)
-    hi = np.empty(count, np.int64)
+    mask = np.uint64(lsh_filter.size * 64 - 1)
+    lo = np.zeros(count, np.int64)
+    hi = np.zeros(count, np.int64)
     for i in range(count):
-        bucket = np.int64(flat[i] >> np.uint64(shift))
-        lo[i] = lsh_off[bucket]
-        hi[i] = lsh_off[bucket + 1]
+        low = flat[i] & mask
+        if (lsh_filter[np.int64(low >> np.uint64(6))] >> (low & np.uint64(63))) & np.uint64(1):
+            bucket = np.int64(flat[i] >> np.uint64(shift))
+            lo[i] = lsh_off[bucket]
+            hi[i] = lsh_off[bucket + 1]
     buf = np.empty(max(64, count), np.int64)
     n = 0
     for i in range(count):
@@ -341,6 +345,7 @@ def match_parts(
     mult,
     salt,
     shift,
+    lsh_filter,
     lsh_off,
     lsh_tags,
     lsh_rows,
@@ -359,7 +364,7 @@ def match_parts(
     sigs, owner = signatures(hashes, hoff, lengths, whole, a64, b64, windows, short_text)
     keys = band_keys(sigs, mult, salt)
     key_post = part_post[owner]
-    codes = lsh_pairs(keys, key_post, shift, lsh_off, lsh_tags, lsh_rows, dead)
+    codes = lsh_pairs(keys, key_post, shift, lsh_filter, lsh_off, lsh_tags, lsh_rows, dead)
     exact = exact_pairs(part_keys, part_post, exact_keys, exact_rows, dead)
     codes = merge_codes(codes, exact)
     post, row, sim, cont = score_pairs(codes, exact, hashes, hoff, post_parts, short, sh_off, sh_data, min_score)

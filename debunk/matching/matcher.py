@@ -158,6 +158,7 @@ def score_prepared(index: MatchIndex, batch: Prepared, *, min_score: float = 0.3
         _MULT,
         _SALT,
         index.shift,
+        arr["lsh_filter"],
         arr["lsh_off"],
         arr["lsh_tags"],
         arr["lsh_rows"],

@@ -198,3 +198,17 @@ def test_batched_evidence_equals_the_reference_pair_by_pair(stock):
     got = evidence_many(batch, pairs)
     assert got == [evidence_reference(normalize(queries[i]), rumor) for i, rumor in pairs]
     assert sum(map(bool, got)) > 30 and evidence_many(batch, []) == []
+
+
+def test_key_filter_holds_every_stored_key_and_little_else():
+    from debunk.matching.index import FILTER_BITS_PER_KEY, key_filter
+
+    keys = np.random.default_rng(3).integers(0, 2**63, size=50_000, dtype=np.int64).astype(np.uint64) * np.uint64(2)
+    words = key_filter(keys)
+    bits = words.size * 64
+    assert bits >= keys.size * FILTER_BITS_PER_KEY and bits & (bits - 1) == 0
+    low = keys & np.uint64(bits - 1)
+    assert ((words[(low >> np.uint64(6)).astype(np.int64)] >> (low & np.uint64(63))) & np.uint64(1)).all()
+    fill = sum(bin(w).count("1") for w in words.tolist()) / bits
+    assert 0.05 < fill < 0.13  # 1 - e^(-1/8) ≈ 0.118 at 8 bits a key, fewer when rounded up to a power of two
+    assert key_filter(np.empty(0, np.uint64)).tolist() == [0]
