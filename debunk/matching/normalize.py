@@ -16,8 +16,9 @@ run last, on the short kept text):
    whitespace, symbols and emoji, variation selectors, ZWJ, control and format characters; combining marks are kept
    only right after a kept character, and composed with it (NFC) when a precomposed character exists;
 4. Traditional → Simplified Chinese with OpenCC ``t2s``, applied until nothing changes any more so that ``normalize``
-   is idempotent. OpenCC's dictionaries preserve length; should a conversion change the length all the same, the text
-   is converted character by character so that offsets stay exact.
+   is idempotent (skipped for a text holding no character t2s can change: ``opencc_dicts``). OpenCC's dictionaries
+   preserve length; should a conversion change the length all the same, the text is converted character by character
+   so that offsets stay exact.
 
 Conversion after removal means OpenCC's phrase context is the kept text (across removed punctuation), which is also
 the context a second ``normalize`` sees. Emoji with a compatibility decomposition become
@@ -29,13 +30,17 @@ Offsets are non-decreasing, and strictly increasing unless a character expanded 
 
 from __future__ import annotations
 
+import logging
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, chain
 
 import opencc
+
+from debunk.matching.opencc_dicts import changing_characters
 
 __all__ = ["Normalized", "normalize", "normalize_segments", "normalize_text", "split_repost_chain"]
 
@@ -252,8 +257,31 @@ _T2S = opencc.OpenCC("t2s")
 _T2S_PASSES = 4  # t2s is not idempotent on a few phrases (畢昇 → 毕昇 → 毕升); two passes settle them
 
 
+def _t2s_skip_pattern() -> re.Pattern[str] | None:
+    """The BMP characters t2s can change, as a class (a bitmap: one fast search); None if OpenCC's dictionaries
+    could not be read, and then every text is converted (slower, never wrong)."""
+    try:
+        changing = changing_characters("t2s")
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        logging.getLogger(__name__).warning("OpenCC's t2s dictionaries unreadable: all text converted", exc_info=True)
+        return None
+    return re.compile(f"[{_char_class(sorted(ord(c) for c in changing if ord(c) < 0x10000))}]")
+
+
+_T2S_CHANGING_BMP_RE = _t2s_skip_pattern()
+
+
+def _may_change(text: str) -> bool:
+    """False when t2s would leave the text as it is: no character it can change (astral ones are not looked up)."""
+    if _T2S_CHANGING_BMP_RE is None:
+        return True
+    return _T2S_CHANGING_BMP_RE.search(text) is not None or _ASTRAL_RE.search(text) is not None
+
+
 def _t2s_fixed_point(text: str) -> str | None:
     """t2s until nothing changes, or None if a conversion changed the length."""
+    if not _may_change(text):
+        return text
     for _ in range(_T2S_PASSES):
         converted = _T2S.convert(text)
         if converted == text:

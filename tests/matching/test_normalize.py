@@ -464,3 +464,39 @@ def test_characters_left_unfolded_are_dropped_either_way():
             assert normalize(text).text == folded.text
             if len(fold(chr(cp))) == 1:
                 assert normalize(text).offsets == folded.offsets
+
+
+def test_t2s_changing_characters_are_read_from_opencc():
+    from debunk.matching.opencc_dicts import changing_characters
+
+    changing = changing_characters("t2s")
+    assert normalize_module._T2S_CHANGING_BMP_RE is not None  # the dictionaries were read: the skip is in use
+    assert {"說", "臺", "颱", "藉", "覆"} <= changing  # 藉 and 覆 change inside phrases only (找藉口, 批覆)
+    assert normalize_module._T2S.convert("藉") == "藉" and normalize_module._T2S.convert("找藉口") == "找借口"
+    assert normalize("批覆").text == "批复"
+    assert not {"说", "台", "的", "谣", "a", "1"} & changing
+
+
+def test_opencc_leaves_text_without_changing_characters_as_it_is():
+    """What makes the skip safe, checked against OpenCC itself: random texts of the other CJK characters (the
+    whole BMP ideograph blocks, and phrases around the characters that change only inside phrases) are unchanged."""
+    from debunk.matching.opencc_dicts import changing_characters
+
+    changing = changing_characters("t2s")
+    pool = [chr(cp) for cp in [*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000)] if chr(cp) not in changing]
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 40)))
+        assert normalize_module._T2S.convert(text) == text
+        assert not normalize_module._may_change(text)
+    assert normalize_module._may_change("找藉口") and normalize_module._may_change("𠀀")
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts)
+def test_skipping_t2s_changes_nothing(text):
+    """Against normalize with every text converted."""
+    fast = normalize(text), normalize_module.normalize_text(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(normalize_module, "_may_change", lambda text: True)
+        assert fast == (normalize(text), normalize_module.normalize_text(text))
