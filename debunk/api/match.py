@@ -148,15 +148,6 @@ def _plain_item(raw: Any, *, with_id: bool) -> dict[str, Any] | None:
     return data
 
 
-def _run(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    return match_text(
-        text=data["text"],
-        platform=request.user.platform,
-        context=data["context"],
-        platform_post_id=data["platform_post_id"],
-    )
-
-
 class MatchJSONRenderer(JSONRenderer):
     """JSONRenderer's output, made by orjson (a batch answer is tens of kilobytes: json.dumps took about a tenth of
     the request). Whatever orjson would write differently goes through JSONRenderer: an indent asked for, non-compact
@@ -198,7 +189,13 @@ class MatchView(LoggedAPIView):
             form = MatchInput(data=request.data)
             form.is_valid(raise_exception=True)
             data = form.validated_data
-        result = _run(request, data)
+        result = match_text(
+            text=data["text"],
+            platform=request.user.platform,
+            context=data["context"],
+            platform_post_id=data["platform_post_id"],
+            defer=self.write_with_log,
+        )
         self.log_outcome, self.log_items = result["action"], 1
         return Response(result)
 
@@ -239,6 +236,7 @@ class MatchBatchView(LoggedAPIView):
         answers = match_many(
             [MatchRequest(d["text"], d["context"], d["platform_post_id"]) for _, d in valid],
             platform=request.user.platform,
+            defer=self.write_with_log,
         )
         for (position, data), answer in zip(valid, answers, strict=True):
             results[position] = {"id": data["id"], **answer}

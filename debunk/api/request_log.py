@@ -7,6 +7,7 @@ set `self.log_outcome` (a short word, e.g. "match", "no_match") and `self.log_it
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -90,19 +91,37 @@ class RequestLogMixin:
     log_items: int = 0
     _log_started: float | None = None
     _log_done: bool = False
+    _writes: list[Callable[[], object]]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self._log_started = time.perf_counter()
-        self.log_outcome, self.log_items = "", 0
+        self.log_outcome, self.log_items, self._writes = "", 0, []
         super().initial(request, *args, **kwargs)
         if isinstance(request.user, ApiPrincipal):
             # DRF also sets the principal as the Django request's user, where django-simple-history would take
             # it for the author of any versioned write and fail (it is not a User). On Django's side: no user.
             request._request.user = AnonymousUser()
 
+    def write_with_log(self, write: Callable[[], object]) -> None:
+        """Run `write` when the answer is ready, in one transaction with the request's log row: one commit a
+        request instead of two. Its errors propagate (the request fails); the log row's are only logged."""
+        self._writes.append(write)
+
     def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        self._log(request, response.status_code)
+        writes, self._writes = getattr(self, "_writes", []), []
+        if not writes or response.status_code >= 400:  # a failed request leaves nothing half done
+            self._log(request, response.status_code)
+            return response
+        try:
+            with transaction.atomic():
+                for write in writes:
+                    write()
+                self._log(request, response.status_code)  # its own savepoint: a failed log row undoes nothing else
+        except Exception:
+            self._log_done = False  # the row went with the transaction, if it was written
+            self._log(request, 500, "server_error")  # Django answers 500
+            raise
         return response
 
     def handle_exception(self, exc: Exception) -> Any:

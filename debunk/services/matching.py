@@ -4,7 +4,9 @@ Changes nothing but the suspected-match queue (posts between a label's review an
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -53,14 +55,27 @@ def decide(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) ->
 
 
 def match_text(
-    *, text: str, platform: Platform | None = None, context: str = "publish", platform_post_id: str = ""
+    *,
+    text: str,
+    platform: Platform | None = None,
+    context: str = "publish",
+    platform_post_id: str = "",
+    defer: Callable[[Callable[[], object]], None] | None = None,
 ) -> dict[str, Any]:
     """The match API's answer for one post."""
-    return match_many([MatchRequest(text, context, platform_post_id)], platform=platform)[0]
+    return match_many([MatchRequest(text, context, platform_post_id)], platform=platform, defer=defer)[0]
 
 
-def match_many(requests: list[MatchRequest], *, platform: Platform | None = None) -> list[dict[str, Any]]:
-    """Answers for many posts: one pass through the index and a few queries for the whole batch."""
+def match_many(
+    requests: list[MatchRequest],
+    *,
+    platform: Platform | None = None,
+    defer: Callable[[Callable[[], object]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Answers for many posts: one pass through the index and a few queries for the whole batch.
+
+    The suspected-match queue is written before returning, or handed to `defer` (the match views give their
+    request log's transaction, so that a request commits once)."""
     started = time.perf_counter()
     # normalised once: offsets kept for evidence
     index, batch, scored, cards, allowed = _score([r.text for r in requests], offsets=True)
@@ -99,7 +114,11 @@ def match_many(requests: list[MatchRequest], *, platform: Platform | None = None
             _match_payload(d, cards[d.rumor.pk], next(spans), verdict_texts) for d in decisions
         ]
     if suspects:
-        queue_suspected_many(platform=platform, items=suspects)
+        write = partial(queue_suspected_many, platform=platform, items=suspects)
+        if defer is None:
+            write()
+        else:
+            defer(write)
     took = round((time.perf_counter() - started) * 1000, 3)
     for result in results:
         result["took_ms"] = took

@@ -3,11 +3,12 @@
 import json
 
 import pytest
+from django.db import DatabaseError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from debunk.api.match import MAX_TEXT, BatchItemInput, MatchInput, _plain_item
-from debunk.models import ApiRequestLog, Post
+from debunk.models import ApiRequestLog, Match, Post
 from tests.api.conftest import api_client
 from tests.factories import publish_rumor
 
@@ -230,3 +231,36 @@ def test_match_answers_are_the_bytes_json_renderer_makes(client_for, rumor):
         assert MatchJSONRenderer().render(data) == expected
     indented = "application/json; indent=4"
     assert MatchJSONRenderer().render(body, indented) == JSONRenderer().render(body, indented)
+
+
+@pytest.fixture
+def between_thresholds(rumor):
+    """The rumor's verdict made strict, so that an edited copy of its claim falls between the thresholds."""
+    verdict = rumor.verdict
+    verdict.match_auto_threshold, verdict.match_review_threshold = 0.99, 0.3
+    verdict.save()
+    return CLAIM.replace("三天", "一周").replace("囤水", "存水")
+
+
+def test_suspected_posts_are_queued_with_the_request_log(client_for, between_thresholds):
+    items = [{"id": "a", "text": between_thresholds, "platform_post_id": "s1"}, {"id": "b", "text": "今天天气很好"}]
+    response = client_for.post("/api/v1/match/batch", {"items": items}, format="json")
+    assert [r["action"] for r in response.json()["results"]] == ["review", "allow"]
+    queued = Match.objects.get()
+    assert (queued.status, queued.post.platform_post_id, queued.post.text) == ("suspected", "s1", between_thresholds)
+    log = ApiRequestLog.objects.get()
+    assert (log.outcome, log.items, log.status_code) == ("batch:allow,review", 2, 200)
+
+
+def test_a_failed_queue_write_is_a_500_that_is_logged_and_leaves_nothing(client_for, between_thresholds, monkeypatch):
+    def broken(**kwargs):
+        Post.objects.create(platform=kwargs["platform"], text="half written")
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr("debunk.services.matching.queue_suspected_many", broken)
+    client_for.raise_request_exception = False
+    response = client_for.post("/api/v1/match", {"text": between_thresholds}, format="json")
+    assert response.status_code == 500
+    assert not Post.objects.exists() and not Match.objects.exists()
+    log = ApiRequestLog.objects.get()
+    assert (log.status_code, log.outcome) == (500, "server_error")
