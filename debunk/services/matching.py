@@ -15,6 +15,7 @@ from django.db.models.constants import OnConflict
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
+from debunk.cards import public_url
 from debunk.matching.index import MatchIndex
 from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepare, score_prepared
 from debunk.matching.serving import current_index
@@ -147,7 +148,7 @@ def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, _Card]:
     seconds), so a match costs no database query for rumors already seen, and one for those not seen."""
     global _cards_key
     now = time.monotonic()
-    urls = (get_script_prefix(), get_urlconf())
+    urls = (get_script_prefix(), get_urlconf(), settings.PUBLIC_BASE_URL)
     if _cards_key[0] != version or now - _cards_key[1] > _CARD_SECONDS or _cards_key[2:] != urls:
         _cards.clear()
         _verdicts.clear()
@@ -163,7 +164,7 @@ def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, _Card]:
             rumor.verdict = verdict
             _cards[rumor_id] = _Card(
                 rumor,
-                {"title": title, "summary": summary, "url": reverse("rumor-detail", args=[rumor_id])}
+                {"title": title, "summary": summary, "url": public_url(reverse("rumor-detail", args=[rumor_id]))}
                 if title is not None
                 else None,
                 f"{verdict.text_zh}：{title}" if title is not None else verdict.text_zh,

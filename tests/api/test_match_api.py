@@ -264,3 +264,9 @@ def test_a_failed_queue_write_is_a_500_that_is_logged_and_leaves_nothing(client_
     assert not Post.objects.exists() and not Match.objects.exists()
     log = ApiRequestLog.objects.get()
     assert (log.status_code, log.outcome) == (500, "server_error")
+
+
+def test_debunk_links_are_absolute_with_a_public_base_url(client_for, rumor, settings):
+    settings.PUBLIC_BASE_URL = "https://debunk.example.org"
+    body = client_for.post("/api/v1/match", {"text": CLAIM}, format="json").json()
+    assert body["matches"][0]["debunk"]["url"] == f"https://debunk.example.org/rumors/{rumor.pk}/"
