@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from debunk.management.figures import FiguresCommand
 from debunk.matching import http_bench as hb
 
 TARGET = 5_000  # checks per second
@@ -29,7 +30,7 @@ def identity(i: int) -> str:
     return hashlib.sha256(f"bench-identity-{i}".encode()).hexdigest()
 
 
-class Command(BaseCommand):
+class Command(FiguresCommand):
     help = "Blacklist checks per second over HTTP (gunicorn, 2 workers) against GET /api/v1/ping as the floor."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,26 +38,21 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=1000, help="hashes per request (at most 1,000)")
         parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement")
         parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the median is kept)")
-        parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+        super().add_arguments(parser)
         parser.add_argument("--load", help="(internal) fill the throwaway database DIR points at")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["load"]:
             self.stdout.write(json.dumps(_load(options["identities"])))
             return
-        say = (lambda m: self.stderr.write(m)) if options["json"] else (lambda m: self.stdout.write(m))
         figures = bench(
             identities=options["identities"],
             batch=max(1, min(options["batch"], 1000)),
             seconds=options["seconds"],
             rounds=max(1, options["rounds"]),
-            say=say,
+            say=self.say,
         )
-        if options["json"]:
-            self.stdout.write(json.dumps(figures, indent=2))
-        else:
-            for name, value in figures.items():
-                self.stdout.write(f"{name}: {value}")
+        self.print_figures(figures)
 
 
 def _load(count: int) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from debunk.management.figures import FiguresCommand
 from debunk.matching import benchmark as bm
 from debunk.models import Correction, Exposure, Fingerprint, Platform, Post, Rumor, WebhookEndpoint
 from debunk.services import debunks as debunk_services
@@ -42,7 +43,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Command(BaseCommand):
+class Command(FiguresCommand):
     help = "Benchmark corrections: exposures → publish → corrections created → delivered to webhook_sink."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -52,14 +53,9 @@ class Command(BaseCommand):
         parser.add_argument("--match-share", type=float, default=0.01, help="Share of posts carrying the rumor.")
         parser.add_argument("--timeout", type=float, default=900.0, help="Seconds to wait for each phase.")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-
-    def say(self, message: str) -> None:
-        if not self.as_json:
-            self.stderr.write(message)
+        super().add_arguments(parser)
 
     def handle(self, *args, **opts) -> None:
-        self.as_json = opts["json"]
         if connection.vendor != "postgresql":
             raise CommandError("bench_corrections runs on PostgreSQL: set DATABASE_URL (`make stack` starts one).")
         if not settings.CELERY_BROKER_URL:
@@ -114,12 +110,7 @@ class Command(BaseCommand):
                     self._cleanup()
                 except Exception as exc:  # the figures still count; say what is left behind
                     self.stderr.write(f"cleanup of platform {self.code} failed: {exc}")
-        if self.as_json:
-            self.stdout.write(json.dumps(figures))
-        else:
-            for key, value in figures.items():
-                self.stdout.write(f"{key:<22} {value}")
-        sys.stdout.flush()
+        self.print_figures(figures)
 
     # ---- setup --------------------------------------------------------------------------------------
     def _archive(self, platform: Platform, count: int, share: float) -> list[int]:

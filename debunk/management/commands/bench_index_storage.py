@@ -1,15 +1,14 @@
-import json
-import sys
 import time
 from contextlib import nullcontext
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from debunk.management.figures import FiguresCommand
 from debunk.matching import storage_bench
 
 
-class Command(BaseCommand):
+class Command(FiguresCommand):
     help = (
         "Measure where the match index lives: datasketch MinHashLSH over Redis and in memory against the project's "
         "memory-mapped snapshot plus deltas, on one synthetic Chinese stock (32x4 bands), in one run. Without "
@@ -26,14 +25,9 @@ class Command(BaseCommand):
             default=settings.REDIS_URL,
             help="Redis to measure datasketch's storage on (default REDIS_URL; none: a throwaway redis-server).",
         )
-        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-
-    def say(self, message: str) -> None:
-        if not self.as_json:
-            self.stderr.write(message)
+        super().add_arguments(parser)
 
     def handle(self, *args, **opts) -> None:
-        self.as_json = opts["json"]
         started = time.perf_counter()
         url = opts["redis_url"]
         if not url:
@@ -49,10 +43,4 @@ class Command(BaseCommand):
             )
         figures["redis"] = "given" if url else "throwaway"
         figures["run_seconds"] = round(time.perf_counter() - started, 1)
-        if self.as_json:
-            self.stdout.write(json.dumps(figures, ensure_ascii=False))
-            return
-        width = max(len(k) for k in figures)
-        for key, value in figures.items():
-            self.stdout.write(f"{key:<{width}}  {value}")
-        sys.stdout.flush()
+        self.print_figures(figures)

@@ -1,18 +1,17 @@
 import gc
-import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from debunk.management.figures import FiguresCommand
 from debunk.matching import benchmark as bm
 from debunk.matching.index import MatchIndex
 
 
-class Command(BaseCommand):
+class Command(FiguresCommand):
     help = "Benchmark matching: the project's core against datasketch defaults, exact recall/precision, memory, HTTP."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,14 +23,9 @@ class Command(BaseCommand):
             help="Where real rumor texts are read from when present.",
         )
         parser.add_argument("--no-http", action="store_true", help="Skip the gunicorn measurements.")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-
-    def say(self, message: str) -> None:
-        if not self.as_json:
-            self.stderr.write(message)
+        super().add_arguments(parser)
 
     def handle(self, *args, **opts) -> None:
-        self.as_json = opts["json"]
         figures: dict[str, float | int | str] = {}
         corpus = bm.Corpus()
         started = time.perf_counter()
@@ -92,13 +86,4 @@ class Command(BaseCommand):
             from debunk.matching.http_bench import http_figures
 
             figures.update(http_figures(stock, queries, say=self.say))
-        self._print(figures)
-
-    def _print(self, figures: dict) -> None:
-        if self.as_json:
-            self.stdout.write(json.dumps(figures, ensure_ascii=False))
-            return
-        width = max(len(k) for k in figures)
-        for key, value in figures.items():
-            self.stdout.write(f"{key:<{width}}  {value}")
-        sys.stdout.flush()
+        self.print_figures(figures)

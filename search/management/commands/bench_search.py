@@ -1,27 +1,26 @@
-import json
 import time
 
 import numpy as np
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from tqdm import tqdm
 
+from debunk.management.figures import FiguresCommand
 from debunk.matching.benchmark import Corpus
 from search import benchmark as bm
 from search.backends.database import DatabaseBackend
 from search.scratch import bulk_loading, scratch_database
 
 
-class Command(BaseCommand):
+class Command(FiguresCommand):
     help = "Benchmark search: p50/p95 query latency of the database backend at 100,000 synthetic Chinese debunks."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--debunks", type=int, default=100_000, help="Indexed debunks (default 100,000).")
         parser.add_argument("--queries", type=int, default=1_000, help="Timed queries (default 1,000).")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        super().add_arguments(parser)
 
     def handle(self, *args, **opts) -> None:
-        as_json = opts["json"]
         corpus = Corpus()
         figures: dict[str, object] = {"backend": "database (SQLite, temporary file)", "debunks": opts["debunks"]}
         with scratch_database("search_bench") as alias:
@@ -37,7 +36,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             with (
                 bulk_loading(alias),
-                tqdm(total=opts["debunks"], desc="indexing", unit="debunk", disable=as_json) as bar,
+                tqdm(total=opts["debunks"], desc="indexing", unit="debunk", disable=self.as_json) as bar,
             ):
                 backend.rebuild(documents(), progress=bar.update)
             figures["build_seconds"] = round(time.perf_counter() - started, 1)
@@ -58,11 +57,7 @@ class Command(BaseCommand):
             median_hits=int(np.median(totals)),
             queries_without_hits=sum(1 for t in totals if not t),
         )
-        if as_json:
-            self.stdout.write(json.dumps(figures))
-        else:
-            for key, value in figures.items():
-                self.stdout.write(f"{key}: {value}")
+        self.print_figures(figures)
 
 
 def backend_cursor(alias: str):
