@@ -3,6 +3,8 @@ authenticated platform, with its route, status, latency, outcome and item count,
 
 API views inherit `LoggedAPIView` (or mix `RequestLogMixin` into a generic view before the DRF class) and may
 set `self.log_outcome` (a short word, e.g. "match", "no_match") and `self.log_items` (e.g. posts in a batch).
+A view whose answer comes with a write (the match views' suspected-match queue) hands it to
+`self.write_with_log`: it then runs in the log row's transaction, one commit for the request.
 """
 
 import logging
