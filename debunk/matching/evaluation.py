@@ -17,6 +17,10 @@ Definitions, per stratum (the `rumor_id` prefix before ':'); strata are never po
 - **false_matches_listed**: how many of the false matches point to a rumor whose record lists the
   text among its *positives* (e.g. a `clef2020` negative is a tweet of another fact-checked claim:
   matching it to that claim is right by the dataset's own labels). A diagnostic, not in precision.
+- **reviewable** and **candidate_recall**: how many positives reach the review thresholds when their
+  whole normalised text is scored exactly against their rumor (Jaccard or containment of the n-gram
+  sets, no index), and the share of those the matcher answers with any decision for their rumor: what
+  the LSH candidates and windows miss, apart from the thresholds. A diagnostic.
 
 Records whose `rumor_text` is identical (`same_text_as` lists them) share one rumor, so "their
 rumor" is that shared one.
@@ -26,6 +30,10 @@ import json
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+from debunk.matching.fingerprint import containment, jaccard
 
 
 class MalformedRecord(ValueError):
@@ -117,13 +125,20 @@ class StratumTally:
     right_matches: int = 0  # matches of a positive to its own rumor
     negatives_matched: int = 0  # negatives answered with matched=True
     false_listed: int = 0  # false matches to a rumor the dataset lists the text as a positive of
+    reviewable: int = 0  # positives whose exact scores against their rumor reach the review thresholds
+    reviewable_found: int = 0  # ... answered with any decision for their rumor
 
-    def add_positive(self, rumor_id: int, answer: dict[str, Any], listed: Collection[int] = ()) -> None:
-        """A positive of the record whose rumor is rumor_id; listed: rumors having the text among their positives."""
+    def add_positive(
+        self, rumor_id: int, answer: dict[str, Any], listed: Collection[int] = (), *, reviewable: bool = False
+    ) -> None:
+        """A positive of the record whose rumor is rumor_id; listed: rumors having the text among their positives;
+        reviewable: its exact scores against the rumor reach the review thresholds."""
         self.positives += 1
         decisions = {m["decision"] for m in answer["matches"] if m["rumor_id"] == rumor_id}
         self.found += "matched" in decisions
         self.found_with_suspected += bool(decisions)
+        self.reviewable += reviewable
+        self.reviewable_found += reviewable and bool(decisions)
         self._count_matches(answer, right=rumor_id, listed=listed)
 
     def add_negative(self, answer: dict[str, Any], listed: Collection[int] = ()) -> None:
@@ -153,7 +168,15 @@ class StratumTally:
             "rumors": len(self.rumors),
             "matches": self.matches,
             "false_matches_listed": self.false_listed,
+            "reviewable": self.reviewable,
+            "candidate_recall": share(self.reviewable_found, self.reviewable),
         }
+
+
+def exact_scores(post: np.ndarray, rumor: np.ndarray) -> tuple[float, float]:
+    """(Jaccard, containment of the rumor in the post) of two sorted unique n-gram sets (`fingerprint.shingle_hashes`
+    of the normalised texts): what the matcher's exact check would find if the index offered the pair."""
+    return jaccard(post, rumor), containment(rumor, post)
 
 
 def figures_by_stratum(tallies: dict[str, StratumTally]) -> dict[str, dict[str, Any]]:

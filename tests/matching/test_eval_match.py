@@ -123,3 +123,23 @@ def test_a_file_without_records_is_a_command_error(db, tmp_path):
     path.write_bytes(b"\xff\xfe\n[]\n")
     with pytest.raises(CommandError, match="no record to evaluate"):
         run("--dataset", str(path))
+
+
+def test_candidate_recall_counts_the_reviewable_positives_the_matcher_misses(db, tmp_path, monkeypatch):
+    """A comment sharing no text is not reviewable; of the two copies (both reviewable), one answer is emptied here
+    as if the index had not offered the rumor: candidate recall 1/2."""
+    import debunk.management.commands.eval_match as command
+
+    missed = "【" + RUMOR_A + "】😱😱"
+    real = command.match_text
+
+    def matcher(*, text: str) -> dict:
+        answer = real(text=text)
+        return {**answer, "matched": False, "matches": []} if text == missed else answer
+
+    monkeypatch.setattr(command, "match_text", matcher)
+    path = tmp_path / "pairs.jsonl"
+    comment = "完全无关的评论，和原文没有任何相同的文字"
+    path.write_text(json.dumps(record("zh:1", RUMOR_A, [RUMOR_A, missed, comment], []), ensure_ascii=False))
+    zh = json.loads(run("--dataset", str(path), "--json")[0])["strata"]["zh"]
+    assert (zh["positives"], zh["reviewable"], zh["candidate_recall"]) == (3, 2, 0.5)

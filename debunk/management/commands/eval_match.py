@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from debunk.matching.evaluation import Record, StratumTally, figures_by_stratum, read_records, unique_texts
+from debunk.matching.evaluation import (
+    Record,
+    StratumTally,
+    exact_scores,
+    figures_by_stratum,
+    read_records,
+    unique_texts,
+)
+from debunk.matching.fingerprint import shingle_hashes
+from debunk.matching.normalize import normalize_text
 from debunk.models import Rumor
 from debunk.services import debunks as debunk_services
 from debunk.services import rumors as rumor_services
@@ -114,6 +124,8 @@ class Command(BaseCommand):
             if record.rumor_text in rumor_of:
                 for text in record.positives:
                     listed[text].add(rumor_of[record.rumor_text])
+        review, containment_review = verdict.match_review_threshold, settings.MATCH_CONTAINMENT_REVIEW
+        grams = lru_cache(maxsize=None)(lambda text: shingle_hashes(normalize_text(text)))
         tallies: dict[str, StratumTally] = {}
         for record in records:
             if record.rumor_text not in rumor_of:
@@ -122,7 +134,9 @@ class Command(BaseCommand):
             rumor_id = rumor_of[record.rumor_text]
             tally.rumors.add(rumor_id)
             for text in record.positives:
-                tally.add_positive(rumor_id, answers[text], listed.get(text, ()))
+                similarity, contained = exact_scores(grams(text), grams(record.rumor_text))
+                reviewable = similarity >= review or contained >= containment_review
+                tally.add_positive(rumor_id, answers[text], listed.get(text, ()), reviewable=reviewable)
             for text in record.negatives:
                 tally.add_negative(answers[text], listed.get(text, ()))
         return {
@@ -190,6 +204,8 @@ class Command(BaseCommand):
             "rumors",
             "matches",
             "false_matches_listed",
+            "reviewable",
+            "candidate_recall",
         ]
         out("")
         widths = [len(c) + 2 for c in columns]
