@@ -231,7 +231,7 @@ def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, dec
     return Post.objects.get(pk=post_id)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a caller's transaction (the request log's): a failure fails it all
 def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, list[Decision]]]) -> list[int]:
     """queue_suspected for many posts in one transaction and a few statements: the posts (one per platform post
     id, the first text kept), then their matches (an existing match of a post and rumor is left as it is).
