@@ -13,7 +13,7 @@ from debunk.api.match import BAD_INPUT
 from debunk.api.public import CardOut
 from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
-from debunk.api.views import ERROR_RESPONSES, ApiCursorPagination, ErrorSerializer
+from debunk.api.views import ERROR_RESPONSES, ApiCursorPagination, ErrorSerializer, not_an_object
 from debunk.models import Correction, Interaction
 from debunk.services.webhooks import (
     ACK_STATUSES,
@@ -121,7 +121,7 @@ class CorrectionAckView(LoggedAPIView):
         checker = AckItemIn()
         for raw in form.validated_data["items"]:
             if not isinstance(raw, dict):
-                results.append({"id": None, "error": {"non_field_errors": ["Each item must be an object."]}})
+                results.append({"id": None, "error": not_an_object()})
                 continue
             try:
                 data = checker.run_validation(raw)

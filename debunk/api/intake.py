@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from debunk.api.match import BAD_INPUT, PostTextField
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
-from debunk.api.views import ERROR_RESPONSES
+from debunk.api.views import ERROR_RESPONSES, not_an_object
 from debunk.models import Interaction
 from debunk.services.archive import PostReport, posts_ingest
 from debunk.services.exposures import ExposureReport, exposures_record
@@ -67,7 +67,7 @@ def _validate_items(items: list[Any], checker: serializers.Serializer, key: Call
     valid: list[tuple[int, dict[str, Any]]] = []
     for raw in items:
         if not isinstance(raw, dict):
-            results.append({"error": {"non_field_errors": ["Each item must be an object."]}})
+            results.append({"error": not_an_object()})
             continue
         try:
             data = checker.run_validation(raw)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
-from debunk.api.views import ERROR_RESPONSES
+from debunk.api.views import ERROR_RESPONSES, not_an_object
 from debunk.services.matching import MatchRequest, match_many, match_text
 
 MAX_TEXT = 20_000
@@ -220,7 +220,7 @@ class MatchBatchView(LoggedAPIView):
         checker = None  # one serializer validates every item that is not plainly valid: building it is costly
         for raw in items:
             if not isinstance(raw, dict):
-                results.append({"id": None, "error": {"non_field_errors": ["Each item must be an object."]}})
+                results.append({"id": None, "error": not_an_object()})
                 continue
             data = _plain_item(raw, with_id=True)
             if data is None:

@@ -11,6 +11,7 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -190,7 +191,8 @@ class BlacklistCheckView(LoggedAPIView):
                 key = raw.lower()
                 results.append({"hash": key, **answers[key]})
             else:
-                results.append({"hash": raw if isinstance(raw, str) else None, "error": ["Not a 64-hex hash."]})
+                bad = raw if isinstance(raw, str) else None
+                results.append({"hash": bad, "error": [gettext("Not a 64-hex hash.")]})
         self.log_items = len(hashes)
         self.log_outcome = f"banned:{sum(1 for r in results if r.get('banned'))}"
         return Response({"results": results})

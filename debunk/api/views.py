@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,6 +19,11 @@ from debunk.models import ApiRequestLog
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+def not_an_object() -> dict[str, list[str]]:
+    """The error of a batch item that is not a JSON object, in the request's language."""
+    return {"non_field_errors": [gettext("Each item must be an object.")]}
 
 
 ERROR_RESPONSES = {

@@ -270,3 +270,11 @@ def test_debunk_links_are_absolute_with_a_public_base_url(client_for, rumor, set
     settings.PUBLIC_BASE_URL = "https://debunk.example.org"
     body = client_for.post("/api/v1/match", {"text": CLAIM}, format="json").json()
     assert body["matches"][0]["debunk"]["url"] == f"https://debunk.example.org/rumors/{rumor.pk}/"
+
+
+def test_a_non_object_item_error_is_in_the_request_language(client_for, rumor):
+    body = {"items": [7]}
+    zh = client_for.post("/api/v1/match/batch", body, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    en = client_for.post("/api/v1/match/batch", body, format="json").json()  # the API tests' client asks for English
+    assert zh["results"][0]["error"] == {"non_field_errors": ["每一项都必须是 JSON 对象。"]}
+    assert en["results"][0]["error"] == {"non_field_errors": ["Each item must be an object."]}
