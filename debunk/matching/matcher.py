@@ -22,7 +22,7 @@ from debunk.matching.fingerprint import (
     positional_shingles,
 )
 from debunk.matching.index import _MULT, _SALT, MatchIndex
-from debunk.matching.normalize import Normalized, normalize, normalize_segments, normalize_text, split_repost_chain
+from debunk.matching.normalize import Normalized, normalize, normalize_segments, normalize_text
 
 # Windows of long posts, for a rumor quoted inside them: (n-grams per window, n-grams between starts).
 # A quoted rumor of about a window's length is then at most half a stride from some window, so that
@@ -97,19 +97,20 @@ def prepare(texts: list[str], *, offsets: bool = False) -> Prepared:
     post_parts = [0]
     kept: list[Normalized | None] | None = [] if offsets else None
     for i, raw in enumerate(texts):
-        if kept is not None:
+        chain = "//@" in raw  # a repost chain: each segment is matched on its own too
+        if kept is not None or chain:
             full = normalize(raw)
             normalized = full.text
-            kept.append(full if normalized else None)
+            if kept is not None:
+                kept.append(full if normalized else None)
         else:
             normalized = normalize_text(raw)
         if normalized:
             parts.append(normalized)
             part_post.append(i)
             whole.append(True)
-            if "//@" in raw:  # a repost chain: each segment is matched on its own too
-                for start, end in split_repost_chain(raw):
-                    segment = normalize_text(raw[start:end])
+            if chain:
+                for segment in (s.text for s in normalize_segments(raw, full)):
                     if segment and segment != normalized:
                         parts.append(segment)
                         part_post.append(i)

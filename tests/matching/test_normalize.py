@@ -301,7 +301,7 @@ def test_normalize_segments_offsets_into_the_whole_text():
     assert [s.text for s in segments] == ["假的", "转发扩散", "台风明天登陆"]
     for segment, (start, end) in zip(segments, split_repost_chain(text), strict=True):
         assert all(start <= o < end for o in segment.offsets)
-        assert segment.text == normalize(text[start:end]).text
+        assert segment.text == normalize(text[start:end]).text  # no phrase across a marker here
     last = segments[-1]
     s, e = last.span_to_original(0, 2)
     assert text[s:e] == "颱風"
@@ -411,10 +411,22 @@ def test_output_is_letters_digits_and_attached_marks(text):
 
 @settings(max_examples=200, deadline=None)
 @given(_texts)
-def test_segments_point_into_their_own_span(text):
-    for segment, (start, end) in zip(normalize_segments(text), split_repost_chain(text), strict=True):
+def test_segments_are_the_whole_normalisation_sliced_by_span(text):
+    whole = normalize(text)
+    segments = normalize_segments(text)
+    assert normalize_segments(text, whole) == segments
+    for segment, (start, end) in zip(segments, split_repost_chain(text), strict=True):
         assert all(start <= o < end for o in segment.offsets)
-        assert segment.text == normalize(text[start:end]).text
+        inside = [(ch, o) for ch, o in zip(whole.text, whole.offsets, strict=True) if start <= o < end]
+        assert (segment.text, segment.offsets) == ("".join(ch for ch, _ in inside), tuple(o for _, o in inside))
+
+
+def test_a_segment_keeps_the_conversion_of_the_whole_text():
+    """The one way a segment differs from normalising its span alone: t2s saw a phrase across the marker."""
+    text = "批//@某人:覆"
+    assert normalize(text).text == "批复"  # 批覆 → 批复 as one phrase, once the marker is removed
+    assert [s.text for s in normalize_segments(text)] == ["批", "复"]
+    assert normalize("覆").text == "覆"  # alone, 覆 stays
 
 
 def test_tables_scanned_at_import_cover_all_code_points():
