@@ -161,6 +161,8 @@ CELERY_BEAT_SCHEDULE = {
 # Matching: how often each process checks whether the match index changed, and the containment
 # thresholds (share of a rumor's text found inside a longer post). Similarity thresholds are per verdict label.
 MATCH_INDEX_POLL_SECONDS = float(env_str("MATCH_INDEX_POLL_SECONDS", "1.0"))
+# Serving processes (debunk.wsgi) collect cyclic garbage between requests rather than during them.
+GC_BETWEEN_REQUESTS = env_bool("GC_BETWEEN_REQUESTS", True)
 MATCH_INDEX_DIR = env_str("MATCH_INDEX_DIR", str(BASE_DIR / "var" / "match-index"))
 MATCH_INDEX_MAX_DELTA = env_int("MATCH_INDEX_MAX_DELTA", 500)
 MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
