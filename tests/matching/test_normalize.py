@@ -447,13 +447,14 @@ def test_normalize_text_is_the_text_of_normalize(text):
     assert normalize_module.normalize_text(text) == normalize(text).text
 
 
+@pytest.mark.parametrize("check", ["_needs_fold", "_may_change"])
 @settings(max_examples=400, deadline=None)
-@given(_texts)
-def test_skipping_the_fold_table_changes_nothing(text):
-    """Against normalize with every text going through the fold table."""
+@given(text=_texts)
+def test_fast_paths_change_nothing(check, text):
+    """Against normalize with every text going through the fold table (_needs_fold) and converted (_may_change)."""
     fast = normalize(text), normalize_module.normalize_text(text)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(normalize_module, "_needs_fold", lambda text: True)
+        mp.setattr(normalize_module, check, lambda text: True)
         assert fast == (normalize(text), normalize_module.normalize_text(text))
 
 
@@ -502,13 +503,3 @@ def test_opencc_leaves_text_without_changing_characters_as_it_is():
         assert normalize_module._T2S.convert(text) == text
         assert not normalize_module._may_change(text)
     assert normalize_module._may_change("找藉口") and normalize_module._may_change("𠀀")
-
-
-@settings(max_examples=400, deadline=None)
-@given(_texts)
-def test_skipping_t2s_changes_nothing(text):
-    """Against normalize with every text converted."""
-    fast = normalize(text), normalize_module.normalize_text(text)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(normalize_module, "_may_change", lambda text: True)
-        assert fast == (normalize(text), normalize_module.normalize_text(text))
