@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from debunk.admin.bulk import apply_each
-from debunk.admin.readonly import ReadOnlyAdmin
+from debunk.admin.readonly import AddThenReadOnlyMixin, ReadOnlyAdmin
 from debunk.api.services import api_key_create, api_key_revoke
 from debunk.models import ApiKey, ApiRequestLog
 
@@ -42,7 +42,7 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AddThenReadOnlyMixin, admin.ModelAdmin):
     list_display = ["display_prefix", "platform", "name", "created_at", "created_by", "revoked_at", "last_used_at"]
     list_filter = [RevokedFilter, "platform", "created_at"]
     search_fields = ["prefix", "name", "platform__name", "platform__code"]
@@ -50,17 +50,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["revoke_selected"]
     form = ApiKeyAddForm
+    add_fields = ["platform", "name"]
     readonly_fields = ["display_prefix", "platform", "name", "created_at", "created_by", "revoked_at", "last_used_at"]
 
     @admin.display(description=_("prefix"), ordering="prefix")
     def display_prefix(self, obj: ApiKey) -> str:
         return obj.display_prefix
-
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        return ["platform", "name"] if obj is None else list(self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        return [] if obj is None else list(self.readonly_fields)
 
     def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         # A key is never edited; the change permission only allows revoking (the action below).

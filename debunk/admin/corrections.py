@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from debunk.admin.bulk import apply_each, error_text
 from debunk.admin.lookups import rumor_or_hash_search
-from debunk.admin.readonly import ReadOnlyAdmin
+from debunk.admin.readonly import AddThenReadOnlyMixin, ReadOnlyAdmin
 from debunk.models import Correction, Rumor, WebhookDelivery, WebhookEndpoint
 from debunk.services import webhooks
 
@@ -40,7 +40,7 @@ class WebhookEndpointAddForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AddThenReadOnlyMixin, admin.ModelAdmin):
     """A new endpoint gets a fresh `whsec_` secret, shown once; endpoints are enabled or disabled, not edited
     (create another one: the newest active endpoint of a platform is used)."""
 
@@ -50,6 +50,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_select_related = ["platform"]
     actions = ["disable_selected", "enable_selected"]
     form = WebhookEndpointAddForm
+    add_fields = ["platform", "url"]
     readonly_fields = ["platform", "url", "is_active", "disabled_reason", "created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -59,12 +60,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.display(description=_("deliveries under way"), ordering="open_count")
     def open_deliveries(self, obj: WebhookEndpoint) -> int:
         return obj.open_count
-
-    def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:
-        return ["platform", "url"] if obj is None else list(self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:
-        return [] if obj is None else list(self.readonly_fields)
 
     def has_change_permission(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> bool:
         return obj is None and super().has_change_permission(request)  # only the enable/disable actions

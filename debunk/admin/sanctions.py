@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from debunk.admin.bulk import apply_each, error_text
 from debunk.admin.lookups import rumor_or_hash_search
-from debunk.admin.readonly import ReadOnlyAdmin
+from debunk.admin.readonly import AddThenReadOnlyMixin, ReadOnlyAdmin
 from debunk.models import (
     BannedIdentity,
     Measure,
@@ -179,7 +179,7 @@ class DecisionForm(ActionForm):
 
 
 @admin.register(Sanction)
-class SanctionAdmin(ReadOnlyAdmin):
+class SanctionAdmin(AddThenReadOnlyMixin, ReadOnlyAdmin):
     list_display = [
         "pk",
         "status",
@@ -200,6 +200,7 @@ class SanctionAdmin(ReadOnlyAdmin):
     search_help_text = _("The start of an account hash, or a rumor id.")
     date_hierarchy = "created_at"
     action_form = DecisionForm
+    add_fields = ["rumor", "platform", "author_hash"]  # asking the rules for a recommendation
     actions = [
         "apply_selected",
         "approve_selected",
@@ -259,14 +260,8 @@ class SanctionAdmin(ReadOnlyAdmin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = RecommendForm
-            kwargs["fields"] = ["rumor", "platform", "author_hash"]
+            kwargs["fields"] = self.add_fields
         return super().get_form(request, obj, change, **kwargs)
-
-    def get_fields(self, request: HttpRequest, obj: Sanction | None = None) -> list[str]:
-        return ["rumor", "platform", "author_hash"] if obj is None else list(self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Sanction | None = None) -> list[str]:
-        return [] if obj is None else list(self.readonly_fields)
 
     def save_model(self, request: HttpRequest, obj: Sanction, form: forms.ModelForm, change: bool) -> None:
         data = form.cleaned_data
