@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from debunk.models.outbox import OutboxMessage
+
 
 class Interaction(models.IntegerChoices):
     """How a user met a post; the value is the correction priority tier (lower goes first)."""
@@ -131,31 +133,16 @@ class WebhookEndpoint(models.Model):
         return self.url
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(OutboxMessage):
     """One signed POST of up to 1,000 corrections to an endpoint, retried until delivered or dead."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        DELIVERED = "delivered", _("delivered")
-        RETRYING = "retrying", _("retrying")
-        DEAD = "dead", _("dead letter")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE, related_name="deliveries"
     )
-    message_id = models.CharField(_("webhook-id"), max_length=64, unique=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
-    last_status_code = models.PositiveIntegerField(_("last HTTP status"), null=True, blank=True)
-    last_response = models.TextField(_("last response or error"), blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
-    class Meta:
+    class Meta(OutboxMessage.Meta):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return self.message_id

@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from debunk.models.outbox import OutboxMessage
+
 hex64_validator = RegexValidator(r"^[0-9a-f]{64}$", _("64 lower-case hexadecimal characters."))
 
 
@@ -253,30 +255,15 @@ class BannedIdentity(models.Model):
         return self.identity_hash[:12]
 
 
-class SanctionNotice(models.Model):
+class SanctionNotice(OutboxMessage):
     """Outbox: one decision to push to the sanctioned account's platform by webhook, retried until delivered."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        DELIVERED = "delivered", _("delivered")
-        RETRYING = "retrying", _("retrying")
-        DEAD = "dead", _("dead letter")
 
     sanction = models.ForeignKey(Sanction, verbose_name=_("sanction"), on_delete=models.CASCADE, related_name="notices")
     platform = models.ForeignKey("debunk.Platform", verbose_name=_("platform"), on_delete=models.CASCADE)
     event = models.CharField(_("event"), max_length=40)
     payload = models.JSONField(_("payload"), default=dict)
-    message_id = models.CharField(_("webhook-id"), max_length=64, unique=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
-    last_status_code = models.PositiveIntegerField(_("last HTTP status"), null=True, blank=True)
-    last_response = models.TextField(_("last response or error"), blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(OutboxMessage.Meta):
         verbose_name = _("sanction notice")
         verbose_name_plural = _("sanction notices")
 
