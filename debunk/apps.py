@@ -8,7 +8,7 @@ class DebunkConfig(AppConfig):
     verbose_name = _("Rumor stock")
 
     def ready(self) -> None:
-        from debunk.services.roles import roles_sync
+        from debunk.core.roles import roles_sync
 
         # Groups need the permissions, which Django creates after migrating; keep them in sync each time.
         post_migrate.connect(lambda **kwargs: roles_sync(), sender=self, weak=False, dispatch_uid="debunk-roles")

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "simple_history",
     "labels",
     "debunk",
+    "debunk.bench",  # benchmark and evaluation commands only: serving code never imports it
     "search",
 ]
 

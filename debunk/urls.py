@@ -5,9 +5,9 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from debunk import views
-from debunk.feeds import ColumnAtomFeed, ColumnFeed
-from debunk.sitemaps import SITEMAPS
+from debunk.public import views
+from debunk.public.feeds import ColumnAtomFeed, ColumnFeed
+from debunk.public.sitemaps import SITEMAPS
 
 admin.site.site_header = _("Debunk administration")
 admin.site.site_title = _("Debunk")

@@ -8,6 +8,6 @@ application = get_wsgi_application()
 from django.conf import settings  # noqa: E402 (configured by the line above)
 
 if settings.GC_BETWEEN_REQUESTS:
-    from debunk.gc_between_requests import install
+    from debunk.core.gc_between_requests import install
 
     install()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from debunk.models import Rumor
-from debunk.selectors import public_rumors
+from debunk.stock.models import Rumor
+from debunk.stock.selectors import public_rumors
 from search.backends.base import RumorDocument
 
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from debunk.models import Rumor
-from debunk.selectors import public_rumors
+from debunk.stock.models import Rumor
+from debunk.stock.selectors import public_rumors
 from labels.models import Category
 from search.backends import BackendHit, SearchQuery, SearchUnavailable, get_backend
 from search.documents import live_documents, rumor_document

@@ -1,6 +1,6 @@
 import pytest
 
-from debunk.services.roles import ADMINISTRATOR, FACT_CHECKER, REVIEWER
+from debunk.core.roles import ADMINISTRATOR, FACT_CHECKER, REVIEWER
 from tests.factories import UserFactory
 
 
@@ -66,7 +66,7 @@ def celery_worker(seeded_transactional_db):
 @pytest.fixture(autouse=True)
 def match_index_isolated(settings, tmp_path):
     """Each test gets its own snapshot directory and a process index loaded from its own database."""
-    from debunk.services.matching import reset_caches
+    from debunk.matching.services import reset_caches
 
     settings.MATCH_INDEX_DIR = str(tmp_path / "match-index")
     settings.MATCH_INDEX_POLL_SECONDS = 0  # check the index version on every call

@@ -6,9 +6,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from debunk.models import Rumor
-from debunk.services import debunks as debunk_services
-from debunk.services import rumors as rumor_services
+from debunk.stock import debunks as debunk_services
+from debunk.stock import rumors as rumor_services
+from debunk.stock.models import Rumor
 from labels.models import Category, VerdictLabel
 
 

@@ -9,8 +9,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from debunk.api.services import api_key_authenticate, api_key_touch
-from debunk.models import ApiKey, Platform
+from debunk.api.keys import api_key_authenticate, api_key_touch
+from debunk.api.models import ApiKey, Platform
 
 KEYWORD = "Api-Key"
 

@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from debunk.api.auth import ApiKeyAuthentication, ApiPrincipal, IsPlatform
+from debunk.api.models import ApiKey, ApiRequestLog
 from debunk.api.throttling import ApiKeyRateThrottle
-from debunk.models import ApiKey, ApiRequestLog
 
 logger = logging.getLogger("debunk.api")
 

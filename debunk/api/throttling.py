@@ -15,7 +15,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from debunk.models import ApiKey
+from debunk.api.models import ApiKey
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):

@@ -3,7 +3,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from debunk.api import corrections, intake, match, public, sanctions, views
+from debunk.api import views
+from debunk.corrections import api as corrections
+from debunk.corrections import intake
+from debunk.matching import api as match
+from debunk.public import api as public
+from debunk.sanctions import api as sanctions
 
 app_name = "api"
 

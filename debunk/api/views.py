@@ -13,8 +13,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from debunk.api.models import ApiRequestLog
 from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
-from debunk.models import ApiRequestLog
 
 
 class ErrorSerializer(serializers.Serializer):

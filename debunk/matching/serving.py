@@ -32,8 +32,9 @@ _checked_at = 0.0
 
 def _entries(rumor_ids: list[int] | None = None):
     """Stored fingerprints of live rumors (all, or of the given rumors) as index entries, no rehashing."""
-    from debunk.models import Fingerprint, Rumor
-    from debunk.services.fingerprints import decode
+    from debunk.matching.fingerprints import decode
+    from debunk.matching.models import Fingerprint
+    from debunk.stock.models import Rumor
 
     live = Rumor.objects.live()
     if rumor_ids is not None:
@@ -46,7 +47,7 @@ def _entries(rumor_ids: list[int] | None = None):
 
 
 def latest_version() -> int:
-    from debunk.models import IndexChange
+    from debunk.matching.models import IndexChange
 
     return IndexChange.objects.aggregate(v=Max("id"))["v"] or 0
 
@@ -54,7 +55,7 @@ def latest_version() -> int:
 def _snapshot_dir(version: int) -> Path | None:
     """Where the snapshot of this database at this version lives; the name includes the version's
     timestamp, so a database that was recreated never reuses another's snapshot."""
-    from debunk.models import IndexChange
+    from debunk.matching.models import IndexChange
 
     root = settings.MATCH_INDEX_DIR
     if not root:
@@ -103,7 +104,7 @@ def _prune(keep: Path) -> None:
 
 def refreshed(index: MatchIndex | None) -> MatchIndex:
     """The index brought up to the latest version: as deltas when few rumors changed, else a new snapshot."""
-    from debunk.models import IndexChange
+    from debunk.matching.models import IndexChange
 
     version = latest_version()
     if index is None:

@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from debunk.api.services import api_key_create
-from debunk.models import ApiKey, Platform
+from debunk.api.keys import api_key_create
+from debunk.api.models import ApiKey, Platform
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from debunk.api.services import api_key_authenticate
-from debunk.models import ApiKey, ApiRequestLog, AuditEvent
+from debunk.api.keys import api_key_authenticate
+from debunk.api.models import ApiKey, ApiRequestLog
+from debunk.core.models import AuditEvent
 from tests.api.conftest import api_client, make_key
 
 KEY_RE = re.compile(r"dbk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}")

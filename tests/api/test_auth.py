@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from debunk.api.services import api_key_revoke
-from debunk.models import ApiKey
+from debunk.api.keys import api_key_revoke
+from debunk.api.models import ApiKey
 from tests.api.conftest import api_client, make_key
 
 PING = "/api/v1/ping"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis import checks
 from schemathesis.python import wsgi
 
-from debunk.services import rumors as svc
+from debunk.stock import rumors as svc
 from debunk.wsgi import application
 from tests.api.conftest import make_key, make_platform
 from tests.factories import make_rumor

@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
-from debunk.api.services import api_key_authenticate, api_key_create, api_key_revoke, parse_prefix
-from debunk.models import ApiKey, AuditEvent, Platform
+from debunk.api.keys import api_key_authenticate, api_key_create, api_key_revoke, parse_prefix
+from debunk.api.models import ApiKey, Platform
+from debunk.core.models import AuditEvent
 from tests.api.conftest import make_key, make_platform
 
 KEY_RE = re.compile(r"^dbk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$")

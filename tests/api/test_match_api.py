@@ -7,8 +7,9 @@ from django.db import DatabaseError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from debunk.api.match import MAX_TEXT, BatchItemInput, MatchInput, _plain_item
-from debunk.models import ApiRequestLog, Match, Post
+from debunk.api.models import ApiRequestLog
+from debunk.matching.api import MAX_TEXT, BatchItemInput, MatchInput, _plain_item
+from debunk.matching.models import Match, Post
 from tests.api.conftest import api_client
 from tests.factories import publish_rumor
 
@@ -185,7 +186,7 @@ def test_ordinary_items_take_the_fast_path(raw):
 
 
 def test_batch_answers_are_the_same_through_the_fast_path_and_the_serializer(client_for, rumor, monkeypatch):
-    from debunk.api import match as match_views
+    from debunk.matching import api as match_views
 
     items = [
         {"id": "a", "text": CLAIM, "platform_post_id": "p1", "context": "compose"},
@@ -208,7 +209,7 @@ def test_batch_answers_are_the_same_through_the_fast_path_and_the_serializer(cli
 def test_match_answers_are_the_bytes_json_renderer_makes(client_for, rumor):
     from rest_framework.renderers import JSONRenderer
 
-    from debunk.api.match import MatchJSONRenderer
+    from debunk.matching.api import MatchJSONRenderer
 
     items = [
         {"id": "a", "text": CLAIM, "context": "compose"},
@@ -257,7 +258,7 @@ def test_a_failed_queue_write_is_a_500_that_is_logged_and_leaves_nothing(client_
         Post.objects.create(platform=kwargs["platform"], text="half written")
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr("debunk.services.matching.queue_suspected_many", broken)
+    monkeypatch.setattr("debunk.matching.services.queue_suspected_many", broken)
     client_for.raise_request_exception = False
     response = client_for.post("/api/v1/match", {"text": between_thresholds}, format="json")
     assert response.status_code == 500

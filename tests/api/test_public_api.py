@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from debunk.models import ApiRequestLog
-from debunk.services import rumors as rumor_services
+from debunk.api.models import ApiRequestLog
+from debunk.stock import rumors as rumor_services
 from tests.api.conftest import api_client
 from tests.factories import make_rumor, publish_rumor
 

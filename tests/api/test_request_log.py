@@ -9,8 +9,8 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
-from debunk.models import ApiRequestLog
-from debunk.tasks import purge_api_logs
+from debunk.api.models import ApiRequestLog
+from debunk.api.tasks import purge_api_logs
 from tests.api.conftest import api_client, make_key, make_platform
 
 pytestmark = pytest.mark.urls("tests.api.urls")

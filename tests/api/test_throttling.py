@@ -2,8 +2,8 @@
 
 import pytest
 
+from debunk.api.models import ApiRequestLog
 from debunk.api.throttling import ApiKeyRateThrottle
-from debunk.models import ApiRequestLog
 from tests.api.conftest import api_client, make_key
 
 pytestmark = pytest.mark.urls("tests.api.urls")

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from debunk.models import Rumor
-from debunk.services import rumors as svc
-from debunk.services.roles import FACT_CHECKER, REVIEWER
+from debunk.core.roles import FACT_CHECKER, REVIEWER
+from debunk.stock import rumors as svc
+from debunk.stock.models import Rumor
 from tests.factories import UserFactory, make_rumor
 
 pytestmark = pytest.mark.browser

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from debunk.services.roles import FACT_CHECKER, REVIEWER
+from debunk.core.roles import FACT_CHECKER, REVIEWER
 from tests.factories import UserFactory, publish_rumor
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from debunk.api.models import Platform
+from debunk.corrections.deliveries import endpoint_create, secret_generate
+from debunk.corrections.models import Correction, Interaction
 from debunk.management.commands.webhook_sink import Sink
-from debunk.models import Correction, Interaction, Platform, Rumor, WebhookEndpoint
-from debunk.services.webhooks import endpoint_create, secret_generate
+from debunk.stock.models import Rumor
+from debunk.webhooks.models import WebhookEndpoint
 from tests.factories import publish_rumor
 
 

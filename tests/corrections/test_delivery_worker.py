@@ -19,8 +19,9 @@ import pytest
 from django.conf import settings
 from django.db.models import Count
 
-from debunk.models import Correction, Interaction, Platform, WebhookDelivery
-from debunk.services.webhooks import endpoint_create, secret_generate
+from debunk.api.models import Platform
+from debunk.corrections.deliveries import endpoint_create, secret_generate
+from debunk.corrections.models import Correction, Interaction, WebhookDelivery
 from tests.celery_worker import ROOT, database_url, wait_until
 from tests.corrections.delivery_fixtures import make_corrections
 from tests.factories import UserFactory, publish_rumor
@@ -147,7 +148,7 @@ def sink(tmp_path) -> Iterator[tuple[str, str, Path]]:
 
 @pytest.mark.celery_worker
 def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(broker, sink, tmp_path):
-    from debunk.tasks import deliver_corrections
+    from debunk.corrections.tasks import deliver_corrections
 
     queue, env = broker
     url, secret, out = sink

@@ -6,11 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from debunk.models import Correction, Exposure, Match, Post
-from debunk.services import rumors as rumor_services
-from debunk.services.corrections import corrections_fanout, corrections_release_deferred
-from debunk.services.pseudonyms import pseudonym
-from debunk.tasks import purge_exposures
+from debunk.core.pseudonyms import pseudonym
+from debunk.corrections.models import Correction, Exposure
+from debunk.corrections.services import corrections_fanout, corrections_release_deferred
+from debunk.corrections.tasks import purge_exposures
+from debunk.matching.models import Match, Post
+from debunk.stock import rumors as rumor_services
 from labels.models import VerdictLabel
 from tests.factories import make_rumor, publish_rumor
 
@@ -152,7 +153,7 @@ def test_exposures_are_purged_after_retention(client_for, run_commits, settings)
 
 
 def test_rescan_skips_texts_allow_listed_for_the_rumor(client_for, checker, reviewer, run_commits):
-    from debunk.models import AllowListEntry, Fingerprint
+    from debunk.matching.models import AllowListEntry, Fingerprint
 
     posts(client_for, run_commits, ("p1", RUMOR), ("p2", "转发：" + RUMOR + " 太可怕了"))
     exposures(client_for, run_commits, ("p1", "u1", "view", "2026-11-20T09:00:00Z"))

@@ -12,9 +12,11 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from debunk.models import Correction, Exposure, Match, Platform
-from debunk.services.archive import PostReport, posts_ingest
-from debunk.services.roles import FACT_CHECKER, REVIEWER
+from debunk.api.models import Platform
+from debunk.core.roles import FACT_CHECKER, REVIEWER
+from debunk.corrections.archive import PostReport, posts_ingest
+from debunk.corrections.models import Correction, Exposure
+from debunk.matching.models import Match
 from tests.celery_worker import spawn_worker, stop_worker, tasks_to, wait_until
 from tests.factories import UserFactory, publish_rumor
 

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from debunk.models import ApiRequestLog, Correction
+from debunk.api.models import ApiRequestLog
+from debunk.corrections.models import Correction
 from tests.api.conftest import api_client, make_key, make_platform
 from tests.corrections.delivery_fixtures import make_corrections, rumor  # noqa: F401 (pytest fixtures)
 

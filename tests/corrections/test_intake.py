@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from debunk.models import ApiRequestLog, Exposure, Fingerprint, Match, Post
-from debunk.services.pseudonyms import pseudonym
+from debunk.api.models import ApiRequestLog
+from debunk.core.pseudonyms import pseudonym
+from debunk.corrections.models import Exposure
+from debunk.matching.models import Fingerprint, Match, Post
 from tests.api.conftest import make_key, make_platform
 from tests.factories import publish_rumor
 

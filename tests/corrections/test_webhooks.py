@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from debunk.models import AuditEvent, Correction, Interaction, WebhookDelivery, WebhookEndpoint
-from debunk.services import webhooks
-from debunk.tasks import deliver_corrections
+from debunk.core.models import AuditEvent
+from debunk.corrections import deliveries as webhooks
+from debunk.corrections.models import Correction, Interaction, WebhookDelivery
+from debunk.corrections.tasks import deliver_corrections
+from debunk.webhooks.models import WebhookEndpoint
 from tests.corrections.delivery_fixtures import (  # noqa: F401 (pytest fixtures)
     allow_private,
     endpoint,
@@ -467,7 +469,8 @@ def test_admin_delivery_pages_and_redeliver(admin_client, settings, platform, ru
 
 
 def test_admin_corrections_list_and_summary(admin_client, platform, rumor, endpoint, receiver):
-    from debunk.models import Exposure, Match, Post
+    from debunk.corrections.models import Exposure
+    from debunk.matching.models import Match, Post
 
     post = Post.objects.create(platform=platform, platform_post_id="p1", text=rumor.claim)
     Match.objects.create(post=post, rumor=rumor, similarity=1, containment=1, status="auto")

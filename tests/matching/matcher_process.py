@@ -7,7 +7,7 @@ import django
 
 django.setup()
 
-from debunk.services.matching import match_text  # noqa: E402
+from debunk.matching.services import match_text  # noqa: E402
 
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:

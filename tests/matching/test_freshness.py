@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from debunk.services import rumors as svc
-from debunk.services.roles import FACT_CHECKER, REVIEWER
+from debunk.core.roles import FACT_CHECKER, REVIEWER
+from debunk.stock import rumors as svc
 from tests.celery_worker import database_url
 from tests.factories import UserFactory, make_rumor
 

@@ -2,9 +2,10 @@
 
 import pytest
 
-from debunk.models import AllowListEntry, Match, Platform, Post
-from debunk.services import rumors as svc
-from debunk.services.matching import match_text, reset_caches
+from debunk.api.models import Platform
+from debunk.matching.models import AllowListEntry, Match, Post
+from debunk.matching.services import match_text, reset_caches
+from debunk.stock import rumors as svc
 from labels.models import VerdictLabel
 from tests.factories import make_rumor, publish_rumor
 
@@ -119,7 +120,7 @@ def test_compose_context_warns_the_author(published):
 
 
 def test_a_batch_queues_its_suspected_posts_once_per_post_id(published, platform):
-    from debunk.services.matching import MatchRequest, match_many
+    from debunk.matching.services import MatchRequest, match_many
 
     verdict = VerdictLabel.objects.get(code="false")
     verdict.match_auto_threshold, verdict.match_review_threshold = 0.99, 0.3

@@ -5,10 +5,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from debunk.models import AllowListEntry, AuditEvent, Match, Platform, RumorVariant
-from debunk.services import rumors as svc
-from debunk.services.matching import match_text
-from debunk.services.suspects import allow_list_remove, match_confirm, match_reject, text_hash
+from debunk.api.models import Platform
+from debunk.core.models import AuditEvent
+from debunk.matching.models import AllowListEntry, Match
+from debunk.matching.services import match_text
+from debunk.matching.suspects import allow_list_remove, match_confirm, match_reject, text_hash
+from debunk.stock import rumors as svc
+from debunk.stock.models import RumorVariant
 from labels.models import VerdictLabel
 from tests.factories import make_rumor
 

@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.test import Client
 
-from debunk.models import Match, Platform, Post
-from debunk.services import rumors as rumor_services
+from debunk.api.models import Platform
+from debunk.matching.models import Match, Post
+from debunk.stock import rumors as rumor_services
 from tests.factories import make_rumor, publish_rumor
 
 WATER = "网传某市自来水厂被污染，全市停水三天，请大家赶紧囤水"

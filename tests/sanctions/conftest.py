@@ -5,7 +5,8 @@ import hashlib
 
 import pytest
 
-from debunk.models import FirstPoster, Post, Trace
+from debunk.matching.models import Post
+from debunk.tracing.models import FirstPoster, Trace
 from tests.api.conftest import api_client, clear_cache, make_key, make_platform  # noqa: F401 (clear_cache: fixture)
 from tests.factories import publish_rumor
 

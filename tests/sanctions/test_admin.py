@@ -4,7 +4,8 @@ reason from the action bar), rules editable by administrators only and audited."
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from debunk.models import AuditEvent, Measure, Organization, OrganizationMember, Sanction, SanctionRule
+from debunk.core.models import AuditEvent
+from debunk.sanctions.models import Measure, Organization, OrganizationMember, Sanction, SanctionRule
 from tests.sanctions.conftest import account, trace_with_origin
 
 pytestmark = pytest.mark.django_db

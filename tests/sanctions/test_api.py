@@ -3,8 +3,9 @@ blacklist check answers per hash."""
 
 import pytest
 
-from debunk.models import ApiRequestLog, BannedIdentity, Measure, Sanction
-from debunk.services import sanctions as svc
+from debunk.api.models import ApiRequestLog
+from debunk.sanctions import services as svc
+from debunk.sanctions.models import BannedIdentity, Measure, Sanction
 from tests.sanctions.conftest import account
 
 pytestmark = pytest.mark.django_db

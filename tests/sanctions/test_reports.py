@@ -5,10 +5,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from debunk.models import AuditEvent, Measure, Report, Sanction
-from debunk.services import reports
-from debunk.services import sanctions as svc
-from debunk.tasks import publish_report
+from debunk.core.models import AuditEvent
+from debunk.sanctions import reports
+from debunk.sanctions import services as svc
+from debunk.sanctions.models import Measure, Report, Sanction
+from debunk.sanctions.tasks import publish_report
 from tests.sanctions.conftest import account
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,10 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from debunk.models import AuditEvent, Measure, Organization, OrganizationMember, Post, Sanction, SanctionRule
-from debunk.services import sanctions as svc
+from debunk.core.models import AuditEvent
+from debunk.matching.models import Post
+from debunk.sanctions import services as svc
+from debunk.sanctions.models import Measure, Organization, OrganizationMember, Sanction, SanctionRule
 from labels.models import Category
 from tests.factories import publish_rumor
 from tests.sanctions.conftest import account, trace_with_origin
@@ -104,7 +106,7 @@ def test_an_mcn_account_goes_one_step_up(rumor, platform_a, checker):
 
 
 def test_an_amplifier_is_measured_by_the_reposts_of_its_posts(rumor, platform_a, checker):
-    from debunk.models import Match
+    from debunk.matching.models import Match
 
     who = account("amplifier")
     post = Post.objects.create(platform=platform_a, platform_post_id="amp", text=rumor.claim, author_hash=who)

@@ -8,10 +8,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from debunk.models import AuditEvent, Measure, Organization, OrganizationMember, Sanction, SanctionNotice
-from debunk.services import sanctions as svc
-from debunk.services import webhooks
-from debunk.services.roles import REVIEWER
+from debunk.core.models import AuditEvent
+from debunk.core.roles import REVIEWER
+from debunk.corrections import deliveries as webhooks
+from debunk.sanctions import services as svc
+from debunk.sanctions.models import Measure, Organization, OrganizationMember, Sanction, SanctionNotice
 from tests.factories import UserFactory
 from tests.sanctions.conftest import account, trace_with_origin
 
@@ -230,7 +231,7 @@ def test_typical_cases_are_chosen_by_reviewers(warning, reviewer, checker):
 
 
 def test_the_beat_tasks_expire_and_send(warning, reviewer, settings):
-    from debunk.tasks import deliver_sanction_notices, expire_sanctions
+    from debunk.sanctions.tasks import deliver_sanction_notices, expire_sanctions
 
     svc.sanction_apply(sanction=warning, by=reviewer, measure=Measure.RESTRICTION, days=1, reason="x")
     Sanction.objects.filter(pk=warning.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
@@ -241,7 +242,7 @@ def test_the_beat_tasks_expire_and_send(warning, reviewer, settings):
 
 
 def test_a_rule_that_sets_needs_a_measure():
-    from debunk.models import SanctionRule
+    from debunk.sanctions.models import SanctionRule
 
     with pytest.raises(ValidationError):
         SanctionRule(name="x", effect="set", measure="").full_clean()

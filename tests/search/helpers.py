@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from debunk.models import Rumor
-from debunk.services import debunks as debunk_services
-from debunk.services import rumors as rumor_services
+from debunk.stock import debunks as debunk_services
+from debunk.stock import rumors as rumor_services
+from debunk.stock.models import Rumor
 from tests.factories import make_rumor
 
 

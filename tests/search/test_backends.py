@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from debunk.services import rumors as rumor_services
+from debunk.stock import rumors as rumor_services
 from labels.models import Category
 from search.backends import RumorDocument, SearchQuery, get_backend
 from search.services import search_cards, search_rumors
@@ -128,7 +128,7 @@ def test_retraction_removes_from_results_and_index(stock, reviewer, django_captu
 
 
 def test_debunk_edit_is_reindexed(stock, checker, django_capture_on_commit_callbacks):
-    from debunk.services.debunks import debunk_save
+    from debunk.stock.debunks import debunk_save
 
     debunk = stock["water"].debunks.get()
     debunk.title = "自来水水质检测合格"

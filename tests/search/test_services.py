@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.core.management import call_command
 
-from debunk.services import rumors as rumor_services
+from debunk.stock import rumors as rumor_services
 from search.backends import SearchUnavailable, get_backend
 from search.services import search_cards, search_rumors
 from tests.search.helpers import publish

@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from debunk.models import Fingerprint, Match, Platform, Post
-from debunk.services.fingerprints import fingerprint_fields
+from debunk.api.models import Platform
+from debunk.matching.fingerprints import fingerprint_fields
+from debunk.matching.models import Fingerprint, Match, Post
 from tests.factories import make_rumor
 
 CLAIM = "网传某市自来水厂被污染，全市停水三天，请大家赶紧囤水"

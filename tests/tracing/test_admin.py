@@ -6,8 +6,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from debunk.models import Trace
-from debunk.services.tracing import trace_rumor
+from debunk.tracing.models import Trace
+from debunk.tracing.services import trace_rumor
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """The pure algorithms: forest building, origins, clock skew, amplifiers, growth."""
 
-from debunk.tracing.evaluation import shingles_of
+from debunk.bench.tracing_eval import shingles_of
 from debunk.tracing.forest import INFERRED, MISSING, REPORTED, PostRecord, build_forest
 from debunk.tracing.origins import EARLIEST_KNOWN, SOURCE, amplifiers, growth_curve, trace_cascade
 

@@ -6,8 +6,10 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from debunk.models import AuditEvent, FirstPoster, Match, Trace
-from debunk.services.tracing import canonical_json, trace_rumor
+from debunk.core.models import AuditEvent
+from debunk.matching.models import Match
+from debunk.tracing.models import FirstPoster, Trace
+from debunk.tracing.services import canonical_json, trace_rumor
 
 pytestmark = pytest.mark.django_db
 

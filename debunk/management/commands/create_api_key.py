@@ -2,9 +2,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from debunk.api.services import api_key_create
-from debunk.models import Platform
-from debunk.services.audit import audit_record
+from debunk.api.keys import api_key_create
+from debunk.api.models import Platform
+from debunk.core.audit import audit_record
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from debunk.services.roles import ADMINISTRATOR, FACT_CHECKER, REVIEWER, roles_sync
+from debunk.core.roles import ADMINISTRATOR, FACT_CHECKER, REVIEWER, roles_sync
 
 DEMO_USERS = [
     ("admin", "debunk-admin", [ADMINISTRATOR], True),

@@ -3,8 +3,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from debunk.models import Platform
-from debunk.services.webhooks import endpoint_create
+from debunk.api.models import Platform
+from debunk.corrections.deliveries import endpoint_create
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from debunk.models import Rumor
-from debunk.services.importer import export_records
+from debunk.stock.importer import export_records
+from debunk.stock.models import Rumor
 
 
 class Command(BaseCommand):

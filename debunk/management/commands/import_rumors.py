@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from debunk.services.importer import import_records, parse_lines
-from debunk.services.roles import REVIEWER, system_user
+from debunk.core.roles import REVIEWER, system_user
+from debunk.stock.importer import import_records, parse_lines
 
 IMPORTER, PUBLISHER = "system-importer", "system-reviewer"
 

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from tqdm import tqdm
 
-from debunk.models import Rumor
-from debunk.services.fingerprints import index_bump, rumor_fingerprints_sync
+from debunk.matching.fingerprints import index_bump, rumor_fingerprints_sync
+from debunk.stock.models import Rumor
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from debunk.api.services import api_key_revoke, parse_prefix
-from debunk.models import ApiKey
+from debunk.api.keys import api_key_revoke, parse_prefix
+from debunk.api.models import ApiKey
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from debunk.selectors import public_rumors
+from debunk.stock.selectors import public_rumors
 from search.backends import SearchUnavailable, get_backend
 from search.services import search_rebuild
 

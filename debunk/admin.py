@@ -1,0 +1,9 @@
+"""Django imports this module to register the admin: each part registers its own model admins."""
+
+import debunk.api.admin
+import debunk.core.admin
+import debunk.corrections.admin
+import debunk.matching.admin
+import debunk.sanctions.admin
+import debunk.stock.admin
+import debunk.tracing.admin  # noqa: F401

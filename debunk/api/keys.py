@@ -1,0 +1,160 @@
+"""API keys: create, revoke, authenticate, and record their use.
+
+A key is `dbk_<prefix>_<secret>`: the 8-character prefix is public (stored, shown in the admin and in logs,
+used to find the key); the secret is 32 random bytes, URL-safe base64 (43 characters). Only the SHA-256 of the
+whole key is stored, and the raw key is returned once, by `api_key_create`.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from debunk.api.models import ApiKey, ApiRequestLog, Platform
+from debunk.core.audit import audit_record
+from debunk.core.retention import purge_older_than
+
+KEY_PREFIX = "dbk"
+PREFIX_LENGTH = 8
+SECRET_BYTES = 32
+_PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+_KEY_RE = re.compile(r"^dbk_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+_PREFIX_RE = re.compile(r"^(?:dbk_)?([a-z0-9]{8})(?:_.*)?$")
+LAST_USED_EVERY = timedelta(minutes=1)
+_MISSING = "missing"  # cached for prefixes that match no key, so unknown keys do not reach the database either
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def parse_key(raw: str) -> tuple[str, str] | None:
+    """(prefix, secret) of a well-formed key, else None."""
+    match = _KEY_RE.match(raw)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def parse_prefix(text: str) -> str | None:
+    """The prefix in `ab12cd34`, `dbk_ab12cd34` or a whole key, else None."""
+    match = _PREFIX_RE.match(text.strip())
+    return match.group(1) if match else None
+
+
+def _cache_key(prefix: str) -> str:
+    return f"debunk:api-key:{prefix}"
+
+
+def _require_perm(by: Any, perm: str) -> None:
+    # `by=None` is the software itself (management commands run by an operator on the server).
+    if by is not None and not by.has_perm(perm):
+        raise PermissionDenied(_("You do not have permission to do this."))
+
+
+def _new_prefix() -> str:
+    for _attempt in range(10):
+        prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _i in range(PREFIX_LENGTH))
+        if not ApiKey.objects.filter(prefix=prefix).exists():
+            return prefix
+    raise RuntimeError("could not find a free API key prefix")  # 36**8 prefixes: practically unreachable
+
+
+def api_key_create(*, platform: Platform, name: str, by: Any) -> tuple[ApiKey, str]:
+    """Create a key for a platform; returns it with the raw key, which is not stored and cannot be shown again."""
+    _require_perm(by, "debunk.add_apikey")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the key a name.")})
+    prefix = _new_prefix()
+    raw = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    key = ApiKey(platform=platform, name=name, prefix=prefix, key_hash=hash_key(raw), created_by=by)
+    with transaction.atomic():
+        key.full_clean()
+        key.save()
+        audit_record(
+            actor=by,
+            action="apikey.create",
+            target=key,
+            changes={"platform": [None, platform.code], "name": [None, name], "prefix": [None, key.display_prefix]},
+        )
+    cache.delete(_cache_key(prefix))
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey, by: Any, reason: str = "") -> ApiKey:
+    """Revoke a key (idempotent). It stops working at once in this process and, through the cache, everywhere
+    within API_KEY_CACHE_SECONDS."""
+    _require_perm(by, "debunk.change_apikey")
+    if key.revoked_at is not None:
+        return key
+    key.revoked_at = timezone.now()
+    with transaction.atomic():
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=by,
+            action="apikey.revoke",
+            target=key,
+            changes={"revoked_at": [None, key.revoked_at.isoformat()]},
+            reason=reason,
+        )
+    cache.delete(_cache_key(key.prefix))
+    return key
+
+
+def _lookup(prefix: str) -> ApiKey | None:
+    seconds = settings.API_KEY_CACHE_SECONDS
+    if seconds <= 0:
+        return ApiKey.objects.select_related("platform").filter(prefix=prefix).first()
+    cached = cache.get(_cache_key(prefix))
+    if isinstance(cached, ApiKey):
+        return cached
+    if cached == _MISSING:
+        return None
+    key = ApiKey.objects.select_related("platform").filter(prefix=prefix).first()
+    cache.set(_cache_key(prefix), key if key is not None else _MISSING, seconds)
+    return key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The key (with its platform) whose secret matches `raw`, else None (malformed, unknown or wrong secret).
+
+    A revoked key is returned too, so that callers can say so; check `key.is_revoked` and
+    `key.platform.is_active`. The lookup is cached for API_KEY_CACHE_SECONDS, keyed by prefix.
+    """
+    parsed = parse_key(raw)
+    if parsed is None:
+        return None
+    key = _lookup(parsed[0])
+    if key is None:
+        return None
+    if not hmac.compare_digest(key.key_hash, hash_key(raw)):
+        return None
+    return key
+
+
+def api_key_touch(key: ApiKey) -> None:
+    """Record that a key was used: at most one write a minute per key, never one per request."""
+    now = timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_EVERY:
+        return
+    if not cache.add(f"debunk:api-key-used:{key.pk}", 1, int(LAST_USED_EVERY.total_seconds())):
+        return  # this process (or, with Redis, any process) recorded it within the minute
+    # The condition keeps it to one write a minute even with per-process caches.
+    ApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY)
+    ).update(last_used_at=now)
+
+
+def request_logs_purge(*, older_than_days: int) -> int:
+    """Delete API request log rows older than the retention period."""
+    return purge_older_than(ApiRequestLog.objects.all(), field="created_at", days=older_than_days)

@@ -1,0 +1,129 @@
+"""Loads the match benchmark's stock into a throwaway database; run by debunk.bench.http_match in a subprocess.
+
+    python -m debunk.bench.http_match_server DIR
+
+DIR holds `stock.npz` and `claims.json` written by the parent; the environment (DATABASE_URL, MATCH_INDEX_DIR, …)
+points at the throwaway database and index. Prints one JSON line: the raw API key, the index version and counts.
+
+The rows are written with bulk_create, bypassing the rumor services (no audit events, no history rows, no
+per-rumor IndexChange): acceptable for benchmark data only, never for real data. The fingerprints are the ones
+the parent already computed, stored byte for byte as debunk.matching.fingerprints._fields stores them.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCH_SIZE = 5000
+
+
+def load(directory: Path) -> dict:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debunk.settings")
+    django.setup()
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from debunk.api.keys import api_key_create
+    from debunk.api.models import Platform
+    from debunk.core.roles import REVIEWER, system_user
+    from debunk.matching.fingerprints import ALGORITHM
+    from debunk.matching.models import Fingerprint, IndexChange
+    from debunk.matching.serving import current_index, latest_version
+    from debunk.stock.models import Debunk, Rumor
+    from labels.models import Category, VerdictLabel
+
+    started = time.perf_counter()
+    with np.load(directory / "stock.npz", allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    claims: list[str] = json.loads((directory / "claims.json").read_text(encoding="utf-8"))
+    sh_off, sh_data, sig, has_sig = arrays["sh_off"], arrays["sh_data"], arrays["sig"], arrays["has_sig"]
+    exact, norm_len = arrays["exact"], arrays["norm_len"]
+    count = len(claims)
+    if not (len(sh_off) == count + 1 and len(sig) == len(has_sig) == len(exact) == len(norm_len) == count):
+        raise SystemExit(f"stock files disagree: {count} claims, {len(sh_off) - 1} shingle sets, {len(sig)} signatures")
+
+    now = timezone.now()
+    with transaction.atomic():
+        user = system_user("system-benchmark", REVIEWER)
+        platform = Platform.objects.create(code="benchmark", name="Benchmark")
+        _key, raw = api_key_create(platform=platform, name="http benchmark", by=None)
+        category = Category.objects.get(code="other")
+        verdict = VerdictLabel.objects.get(code="false")
+        # The database is new, so explicit ids 1..n are free and tie rumor, debunk and fingerprint together.
+        Rumor.objects.bulk_create(
+            (
+                Rumor(
+                    id=i + 1,
+                    claim=claim,
+                    category=category,
+                    verdict=verdict,
+                    status=Rumor.Status.PUBLISHED,
+                    published_at=now,
+                    created_by=user,
+                    updated_by=user,
+                )
+                for i, claim in enumerate(claims)
+            ),
+            batch_size=BATCH_SIZE,
+        )
+        Debunk.objects.bulk_create(
+            (
+                Debunk(
+                    id=i + 1,
+                    rumor_id=i + 1,
+                    title=f"基准辟谣 {i + 1}",
+                    summary="基准测试用的辟谣摘要。",
+                    body="基准测试用的辟谣正文。",
+                    published_at=now,
+                    created_by=user,
+                )
+                for i in range(count)
+            ),
+            batch_size=BATCH_SIZE,
+        )
+        Fingerprint.objects.bulk_create(
+            (
+                Fingerprint(
+                    id=i + 1,
+                    source=Fingerprint.Source.CLAIM,
+                    rumor_id=i + 1,
+                    algorithm=ALGORITHM,
+                    normalized_length=int(norm_len[i]),
+                    exact_hash=exact[i].decode("ascii"),
+                    signature=sig[i].astype("<u4").tobytes() if has_sig[i] else None,
+                    shingles=sh_data[sh_off[i] : sh_off[i + 1]].astype("<u4").tobytes(),
+                )
+                for i in range(count)
+            ),
+            batch_size=BATCH_SIZE,
+        )
+        IndexChange.objects.create(rumor_id=None)
+    loaded = time.perf_counter() - started
+
+    # Build the shared snapshot once, here, so that the gunicorn workers only memory-map it.
+    index = current_index()
+    return {
+        "key": raw,
+        "version": latest_version(),
+        "index_version": index.version,
+        "fingerprints": len(index),
+        "load_seconds": round(loaded, 1),
+        "snapshot_seconds": round(time.perf_counter() - started - loaded, 1),
+    }
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m debunk.bench.http_match_server DIR")
+    print(json.dumps(load(Path(argv[0]))), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

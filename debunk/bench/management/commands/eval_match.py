@@ -1,0 +1,220 @@
+"""Measure matching on a labelled repost dataset: recall, precision and false matches per stratum.
+
+Each record's `rumor_text` is loaded as a published rumor (with a one-line debunk) through the rumor
+services, by two system accounts, inside a transaction that is rolled back at the end: the database
+is left as it was found (PostgreSQL sequences, which no transaction rolls back, do move on). Every
+positive and negative text then goes through `match_text`, the code path of the match API, once per
+distinct text (its answer does not change within a run). The figures are defined in
+`debunk.matching.evaluation`. Live rumors already in the database stay in the index, as in production:
+a match to one of them is a false match, and their number is reported (`other_live_rumors`). Run it on
+an empty database (`DATABASE_URL=sqlite:////tmp/eval.sqlite3`, migrated) for figures of the dataset
+alone.
+"""
+
+import json
+import sys
+import time
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from tqdm import tqdm
+
+from debunk.bench.matching_eval import (
+    Record,
+    StratumTally,
+    exact_scores,
+    figures_by_stratum,
+    read_records,
+    unique_texts,
+)
+from debunk.core.roles import FACT_CHECKER, REVIEWER, system_user
+from debunk.matching.fingerprint import shingle_hashes
+from debunk.matching.normalize import normalize_text
+from debunk.matching.services import match_text, reset_caches
+from debunk.stock import debunks as debunk_services
+from debunk.stock import rumors as rumor_services
+from debunk.stock.models import Rumor
+from labels.models import Category, VerdictLabel
+
+AUTHOR, PUBLISHER = "system-evaluator", "system-reviewer"
+VERDICT, CATEGORY = "false", "other"
+ROLLED_BACK = "The rumors are loaded in a transaction that is rolled back at the end: the database is left unchanged."
+DEFINITIONS = """\
+recall:                positives answered with a "matched" decision for their own rumor / positives
+recall_with_suspected: positives answered with any decision ("matched" or "suspected") for their rumor / positives
+precision:             matches pointing to the right rumor / all matches returned for the stratum's texts
+                       (right = a positive matched to its own rumor; a negative matched to any rumor, or any
+                       text matched to another rumor, is a false match; "-" when nothing matched)
+false_match_rate:      negatives answered with matched=true (any decision) / negatives
+false_matches_listed:  false matches to a rumor whose record lists the text among its positives (right by the
+                       dataset's own labels, e.g. clef2020 negatives are tweets of other fact-checked claims)
+Records with an identical rumor_text (same_text_as) share one rumor."""
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate matching on a repost-pairs JSON Lines dataset, per stratum (rumor_id prefix). "
+        "Leaves the database unchanged."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", required=True, help="Path to repost_pairs.jsonl.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+        parser.add_argument("--limit", type=int, help="Evaluate only the first N records of the file.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["limit"] is not None and opts["limit"] < 1:
+            raise CommandError("--limit must be at least 1.")
+        started = time.perf_counter()
+        data = self._read(opts["dataset"])
+        records: list[Record] = []
+        malformed = 0
+        for item in read_records(data, limit=opts["limit"]):
+            if isinstance(item, Record):
+                records.append(item)
+            else:
+                malformed += 1
+                self.stderr.write(self.style.WARNING(f"line {item[0]}: skipped, {item[1]}"))
+        if not records:
+            raise CommandError(f"{opts['dataset']}: no record to evaluate ({malformed} malformed line(s)).")
+        if opts["json"]:
+            self.stderr.write(ROLLED_BACK)  # stdout holds only the JSON object
+
+        # The index of this run is kept in memory: a snapshot of a state that is rolled back has no
+        # place in MATCH_INDEX_DIR, where the serving processes share theirs.
+        snapshot_dir, settings.MATCH_INDEX_DIR = settings.MATCH_INDEX_DIR, ""
+        try:
+            with transaction.atomic():
+                try:
+                    report = self._evaluate(records)
+                finally:
+                    transaction.set_rollback(True)
+        finally:
+            settings.MATCH_INDEX_DIR = snapshot_dir
+            reset_caches()  # the loaded index holds rumors that no longer exist
+        report["malformed_lines"] = malformed
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        if opts["json"]:
+            self.stdout.write(json.dumps(report, ensure_ascii=False))
+        else:
+            self._print_table(report, opts["dataset"], len(records))
+
+    def _read(self, path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read the dataset {path}: {exc.strerror or exc}") from exc
+
+    def _evaluate(self, records: list[Record]) -> dict[str, Any]:
+        verdict = VerdictLabel.objects.get(code=VERDICT)
+        others = Rumor.objects.live().count()
+        rumor_of = self._load(records, verdict)
+        reset_caches()
+        answers = {}
+        for text in tqdm(unique_texts(records), desc="Matching", unit="text", file=sys.stderr, disable=None):
+            answers[text] = match_text(text=text)
+        listed: dict[str, set[int]] = defaultdict(set)  # text → rumors having it among their positives
+        for record in records:
+            if record.rumor_text in rumor_of:
+                for text in record.positives:
+                    listed[text].add(rumor_of[record.rumor_text])
+        review, containment_review = verdict.match_review_threshold, settings.MATCH_CONTAINMENT_REVIEW
+        grams = lru_cache(maxsize=None)(lambda text: shingle_hashes(normalize_text(text)))
+        tallies: dict[str, StratumTally] = {}
+        for record in records:
+            if record.rumor_text not in rumor_of:
+                continue
+            tally = tallies.setdefault(record.stratum, StratumTally())
+            rumor_id = rumor_of[record.rumor_text]
+            tally.rumors.add(rumor_id)
+            for text in record.positives:
+                similarity, contained = exact_scores(grams(text), grams(record.rumor_text))
+                reviewable = similarity >= review or contained >= containment_review
+                tally.add_positive(rumor_id, answers[text], listed.get(text, ()), reviewable=reviewable)
+            for text in record.negatives:
+                tally.add_negative(answers[text], listed.get(text, ()))
+        return {
+            "strata": figures_by_stratum(tallies),
+            "thresholds": {
+                "verdict": VERDICT,
+                "auto": verdict.match_auto_threshold,
+                "review": verdict.match_review_threshold,
+                "containment_auto": settings.MATCH_CONTAINMENT_AUTO,
+                "containment_review": settings.MATCH_CONTAINMENT_REVIEW,
+            },
+            "other_live_rumors": others,
+        }
+
+    def _load(self, records: list[Record], verdict: VerdictLabel) -> dict[str, int]:
+        """Publish one rumor per distinct rumor_text; returns text → rumor id."""
+        author = system_user(AUTHOR, FACT_CHECKER)
+        publisher = system_user(PUBLISHER, REVIEWER)
+        category = Category.objects.get(code=CATEGORY)
+        rumor_of: dict[str, int] = {}
+        for record in tqdm(records, desc="Loading rumors", unit="record", file=sys.stderr, disable=None):
+            if record.rumor_text in rumor_of:
+                continue  # same_text_as: one rumor for byte-identical texts
+            try:
+                rumor = rumor_services.rumor_create(
+                    by=author, claim=record.rumor_text, category=category, verdict=verdict
+                )
+                debunk_services.debunk_create(
+                    rumor=rumor,
+                    by=author,
+                    title=f"评测：{record.rumor_id}",
+                    summary="评测用辟谣。",
+                    body="评测用辟谣。",
+                    language="en" if record.lang == "en" else "zh-hans",
+                )
+                rumor_services.rumor_submit(rumor=rumor, by=author)
+                rumor_services.rumor_publish(rumor=rumor, by=publisher)
+            except ValidationError as exc:
+                self.stderr.write(self.style.WARNING(f"line {record.line}: rumor not loaded, {' '.join(exc.messages)}"))
+                continue
+            rumor_of[record.rumor_text] = rumor.pk
+        return rumor_of
+
+    def _print_table(self, report: dict[str, Any], path: str, count: int) -> None:
+        t = report["thresholds"]
+        out = self.stdout.write
+        out(
+            f"{count} record(s) of {path}, {report['malformed_lines']} malformed line(s) skipped, "
+            f"{report['seconds']} s."
+        )
+        out(ROLLED_BACK)
+        out(
+            f"Verdict {t['verdict']!r}: similarity auto {t['auto']}, review {t['review']}; "
+            f"containment auto {t['containment_auto']}, review {t['containment_review']}."
+        )
+        if report["other_live_rumors"]:
+            out(f"{report['other_live_rumors']} live rumor(s) already in the database are matched against too.")
+        columns = [
+            "recall",
+            "recall_with_suspected",
+            "precision",
+            "false_match_rate",
+            "positives",
+            "negatives",
+            "rumors",
+            "matches",
+            "false_matches_listed",
+            "reviewable",
+            "candidate_recall",
+        ]
+        out("")
+        widths = [len(c) + 2 for c in columns]
+        out(f"{'stratum':<10}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
+        for stratum, figures in report["strata"].items():
+            cells = []
+            for c in columns:
+                value = figures[c]
+                cells.append("-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+            out(f"{stratum:<10}" + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True)))
+        out("")
+        out(DEFINITIONS)

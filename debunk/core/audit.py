@@ -1,0 +1,46 @@
+"""The audit trail: one AuditEvent per action, with the field-level changes it made."""
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from debunk.core.models import AuditEvent
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """The editable field values of a record, as JSON-ready values, for diffing."""
+    values: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        value = field.value_from_object(obj)
+        if field.is_relation:
+            values[field.name] = value
+        elif hasattr(value, "isoformat"):
+            values[field.name] = value.isoformat()
+        elif isinstance(value, str | int | float | bool | type(None) | list | dict):
+            values[field.name] = value
+        else:
+            values[field.name] = str(value)
+    return values
+
+
+def diff(before: dict[str, Any], after: dict[str, Any], ignore: tuple[str, ...] = ("updated_at",)) -> dict[str, list]:
+    return {
+        key: [before.get(key), value] for key, value in after.items() if key not in ignore and before.get(key) != value
+    }
+
+
+def audit_record(
+    *, actor: Any, action: str, target: models.Model, changes: dict | None = None, reason: str = ""
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        target_type=ContentType.objects.get_for_model(target, for_concrete_model=True),
+        target_id=str(target.pk),
+        target_repr=str(target)[:200],
+        changes=changes or {},
+        reason=reason,
+    )

@@ -1,0 +1,357 @@
+"""Matching a platform's post against the live rumor stock, and the decision that follows.
+
+Changes nothing but the suspected-match queue (posts between a label's review and auto thresholds).
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models.constants import OnConflict
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
+
+from debunk.api.models import Platform
+from debunk.matching.index import MatchIndex
+from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepare, score_prepared
+from debunk.matching.models import AllowListEntry, Match, Post
+from debunk.matching.serving import current_index
+from debunk.public.cards import public_url
+from debunk.stock.models import Debunk, Rumor
+from labels.models import VerdictLabel
+
+ACTION_RANK = {"allow": 0, "review": 1, "label": 2, "block": 3}
+
+
+@dataclass
+class Decision:
+    rumor: Rumor
+    scored: Scored
+    action: str
+    suspected: bool
+
+
+@dataclass(frozen=True)
+class MatchRequest:
+    text: str
+    context: str = "publish"
+    platform_post_id: str = ""
+
+
+def decide(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) -> list[Decision]:
+    """Apply each rumor's verdict thresholds; drop rumors allow-listed for this text."""
+    decisions = []
+    for s in scored:
+        rumor = rumors.get(s.rumor_id)
+        if rumor is None or rumor.pk in allowed:
+            continue
+        verdict = rumor.verdict
+        if s.similarity >= verdict.match_auto_threshold or s.containment >= settings.MATCH_CONTAINMENT_AUTO:
+            decisions.append(Decision(rumor, s, verdict.default_action, suspected=False))
+        elif s.similarity >= verdict.match_review_threshold or s.containment >= settings.MATCH_CONTAINMENT_REVIEW:
+            decisions.append(Decision(rumor, s, "review", suspected=True))
+    return decisions
+
+
+def match_text(
+    *,
+    text: str,
+    platform: Platform | None = None,
+    context: str = "publish",
+    platform_post_id: str = "",
+    defer: Callable[[Callable[[], object]], None] | None = None,
+) -> dict[str, Any]:
+    """The match API's answer for one post."""
+    return match_many([MatchRequest(text, context, platform_post_id)], platform=platform, defer=defer)[0]
+
+
+def match_many(
+    requests: list[MatchRequest],
+    *,
+    platform: Platform | None = None,
+    defer: Callable[[Callable[[], object]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Answers for many posts: one pass through the index and a few queries for the whole batch.
+
+    The suspected-match queue is written before returning, or handed to `defer` (the match views give their
+    request log's transaction, so that a request commits once)."""
+    started = time.perf_counter()
+    # normalised once: offsets kept for evidence
+    index, batch, scored, cards, allowed = _score([r.text for r in requests], offsets=True)
+    rumors = {rid: card.rumor for rid, card in cards.items()}
+    results = []
+    suspects: list[tuple[MatchRequest, list[Decision]]] = []
+    decided: list[tuple[int, list[Decision]]] = []
+    for i, request in enumerate(requests):
+        if not scored[i]:
+            results.append({"matched": False, "action": "allow", "matches": [], "index_version": index.version})
+            continue
+        decisions = decide(scored[i], rumors, allowed[i])
+        action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
+        suspected = [d for d in decisions if d.suspected]
+        if suspected and platform is not None:
+            suspects.append((request, suspected))
+        result: dict[str, Any] = {
+            "matched": bool(decisions),
+            "action": action,
+            "matches": [],  # filled below, once every match's evidence is known
+            "index_version": index.version,
+        }
+        if request.context == "compose" and decisions:
+            top = decisions[0]
+            result["warning"] = {
+                "text": f"您的内容可能涉及已核实的{top.rumor.verdict.text_zh}，请核实后再发布。",
+                "rumor_id": top.rumor.pk,
+            }
+        decided.append((len(results), decisions))
+        results.append(result)
+    # every match's evidence in one compiled pass
+    spans = iter(evidence_many(batch, [(i, d.rumor.claim) for i, ds in decided for d in ds]))
+    verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
+    for position, decisions in decided:
+        results[position]["matches"] = [
+            _match_payload(d, cards[d.rumor.pk], next(spans), verdict_texts) for d in decisions
+        ]
+    if suspects:
+        write = partial(queue_suspected_many, platform=platform, items=suspects)
+        if defer is None:
+            write()
+        else:
+            defer(write)
+    took = round((time.perf_counter() - started) * 1000, 3)
+    for result in results:
+        result["took_ms"] = took
+    return results
+
+
+_CARD_SECONDS = 5.0  # verdict labels can change without a new index version: keep cards this long at most
+
+
+@dataclass(frozen=True)
+class _Card:
+    """What a match answer says of a rumor, built once per card lifetime."""
+
+    rumor: Rumor  # with its claim and verdict loaded (other fields load on access)
+    debunk: dict[str, str] | None
+    label_text: str
+
+
+_cards: dict[int, _Card] = {}
+_verdicts: dict[int, VerdictLabel] = {}
+_cards_key: tuple[Any, ...] = (-1, 0.0)
+
+
+def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, _Card]:
+    """Each rumor with its verdict and newest debunk, cached per process for the index version (and a few
+    seconds), so a match costs no database query for rumors already seen, and one for those not seen."""
+    global _cards_key
+    now = time.monotonic()
+    urls = (get_script_prefix(), get_urlconf(), settings.PUBLIC_BASE_URL)
+    if _cards_key[0] != version or now - _cards_key[1] > _CARD_SECONDS or _cards_key[2:] != urls:
+        _cards.clear()
+        _verdicts.clear()
+        _cards_key = (version, now, *urls)
+    missing = rumor_ids - _cards.keys()
+    if missing:
+        rows = _card_rows(sorted(missing))
+        if any(verdict_id not in _verdicts for _, _, verdict_id, _, _ in rows):
+            _verdicts.update(VerdictLabel.objects.in_bulk())
+        for rumor_id, claim, verdict_id, title, summary in rows:
+            rumor = Rumor.from_db(connection.alias, ["id", "claim", "verdict_id"], [rumor_id, claim, verdict_id])
+            verdict = _verdicts[verdict_id]
+            rumor.verdict = verdict
+            _cards[rumor_id] = _Card(
+                rumor,
+                {"title": title, "summary": summary, "url": public_url(reverse("rumor-detail", args=[rumor_id]))}
+                if title is not None
+                else None,
+                f"{verdict.text_zh}：{title}" if title is not None else verdict.text_zh,
+            )
+    return {rid: _cards[rid] for rid in rumor_ids if rid in _cards}
+
+
+def _card_rows(rumor_ids: list[int]) -> list[tuple[int, str, int, str | None, str | None]]:
+    """(id, claim, verdict id, newest published debunk's title and summary) of each rumor, in one query: the
+    ORM would take two and build model instances, which costs more than the match on a cold card."""
+    qn = connection.ops.quote_name
+    rumor, debunk = qn(Rumor._meta.db_table), qn(Debunk._meta.db_table)
+    newest = (
+        f"(SELECT d.{{}} FROM {debunk} d WHERE d.{qn('rumor_id')} = r.{qn('id')} AND d.{qn('published_at')} IS NOT NULL"
+        f" ORDER BY d.{qn('published_at')} DESC, d.{qn('id')} DESC LIMIT 1)"
+    )
+    sql = (
+        f"SELECT r.{qn('id')}, r.{qn('claim')}, r.{qn('verdict_id')}, {newest.format(qn('title'))},"
+        f" {newest.format(qn('summary'))} FROM {rumor} r WHERE r.{qn('id')} IN ({', '.join(['%s'] * len(rumor_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, rumor_ids)
+        return cursor.fetchall()
+
+
+def _allow_listed(rumor_ids: set[int], hashes: set[str]) -> set[tuple[int, str]]:
+    """(rumor id, exact hash) of the allow-list entries among these rumors and texts: one plain query (read on
+    every match that found something, so that a rejection takes effect at once)."""
+    qn = connection.ops.quote_name
+    ids, digests = sorted(rumor_ids), sorted(hashes)
+    sql = (
+        f"SELECT {qn('rumor_id')}, {qn('exact_hash')} FROM {qn(AllowListEntry._meta.db_table)}"
+        f" WHERE {qn('rumor_id')} IN ({', '.join(['%s'] * len(ids))})"
+        f" AND {qn('exact_hash')} IN ({', '.join(['%s'] * len(digests))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *digests])
+        return set(cursor.fetchall())
+
+
+def _match_payload(decision: Decision, card: _Card, spans: list[Span], verdict_texts: dict[int, str]) -> dict[str, Any]:
+    scored = decision.scored
+    verdict = card.rumor.verdict
+    text = verdict_texts.get(verdict.pk)
+    if text is None:
+        text = verdict_texts[verdict.pk] = verdict.text
+    return {
+        "rumor_id": card.rumor.pk,
+        "similarity": scored.similarity,
+        "containment": scored.containment,
+        "decision": "suspected" if decision.suspected else "matched",
+        "verdict": {"code": verdict.code, "text": text},
+        "label_text": card.label_text,
+        "debunk": dict(card.debunk) if card.debunk else None,
+        "evidence": [{"post_span": list(p), "rumor_span": list(r)} for p, r in spans],
+    }
+
+
+def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, decisions: list[Decision]) -> Post:
+    """Put a post that fell between thresholds in the fact-checkers' queue (idempotent per post id)."""
+    [post_id] = queue_suspected_many(
+        platform=platform, items=[(MatchRequest(text, "publish", platform_post_id), decisions)]
+    )
+    return Post.objects.get(pk=post_id)
+
+
+@transaction.atomic(savepoint=False)  # inside a caller's transaction (the request log's): a failure fails it all
+def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, list[Decision]]]) -> list[int]:
+    """queue_suspected for many posts in one transaction and a few statements: the posts (one per platform post
+    id, the first text kept), then their matches (an existing match of a post and rumor is left as it is).
+
+    Plain multi-row INSERTs: the ORM's bulk_create compiles every value of every row, which cost a batch of
+    posts more than matching them. Returns the post ids."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    post_ids: list[int] = [0] * len(items)
+    with_ids: dict[str, str] = {}
+    fresh: list[int] = []
+    texts: list[str] = []
+    for k, (request, _) in enumerate(items):
+        text = request.text.replace("\x00", "")  # PostgreSQL text cannot hold NUL; matching ignored it anyway
+        texts.append(text)
+        if request.platform_post_id:
+            with_ids.setdefault(request.platform_post_id, text)
+        else:
+            fresh.append(k)
+    # every NOT NULL column without a database default is named (the archive's fields stay empty: a post the
+    # match API queued is not archived until the platform reports it through POST /posts)
+    post_fields = [
+        "platform",
+        "platform_post_id",
+        "text",
+        "created_at",
+        "author_hash",
+        "parent_platform_post_id",
+        "archived",
+    ]
+    empty = ("", "", False)
+    if fresh and connection.features.can_return_rows_from_bulk_insert:
+        rows = [(platform.pk, "", texts[k], now, *empty) for k in fresh]
+        for k, pk in zip(fresh, _insert(Post, post_fields, rows), strict=True):
+            post_ids[k] = pk
+    elif fresh:  # a backend without INSERT … RETURNING
+        for k in fresh:
+            post_ids[k] = Post.objects.create(platform=platform, text=texts[k]).pk
+    if with_ids:
+        rows = [(platform.pk, pid, text, now, *empty) for pid, text in with_ids.items()]
+        _insert(Post, post_fields, rows, ignore_conflicts=True)
+        by_id = dict(
+            Post.objects.filter(platform=platform, platform_post_id__in=list(with_ids)).values_list(
+                "platform_post_id", "pk"
+            )
+        )
+        for k, (request, _) in enumerate(items):
+            if request.platform_post_id:
+                post_ids[k] = by_id[request.platform_post_id]
+    rows = [
+        (post_id, d.rumor.pk, d.scored.similarity, d.scored.containment, Match.Status.SUSPECTED.value, now)
+        for post_id, (_, decisions) in zip(post_ids, items, strict=True)
+        for d in decisions
+    ]
+    fields = ["post", "rumor", "similarity", "containment", "status", "created_at"]
+    _insert(Match, fields, rows, ignore_conflicts=True)  # idempotent per post and rumor, as get_or_create was
+    return post_ids
+
+
+_INSERT_CHUNK = 200  # rows a statement: SQLite allows 32,766 parameters
+
+
+def _insert(model: Any, names: list[str], rows: list[tuple], *, ignore_conflicts: bool = False) -> list[int]:
+    """INSERT the rows (values in the order of the named fields, already adapted); the new primary keys in row
+    order unless conflicts are ignored (ON CONFLICT DO NOTHING, as bulk_create(ignore_conflicts=True))."""
+    ops, qn = connection.ops, connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    suffix = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
+    returning = "" if ignore_conflicts else f" RETURNING {qn(model._meta.pk.column)}"
+    columns = ", ".join(qn(f.column) for f in fields)
+    head = f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} ({columns}) VALUES "
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    keys: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            cursor.execute(
+                head + ", ".join([row_sql] * len(chunk)) + (f" {suffix}" if suffix else "") + returning,
+                [value for row in chunk for value in row],
+            )
+            if returning:
+                keys += [row[0] for row in cursor.fetchall()]
+    return keys
+
+
+def reset_caches() -> None:
+    """Forget the process's index and rumor cards (tests; after restoring a database)."""
+    global _cards_key
+    from debunk.matching import serving
+
+    serving.reset()
+    _cards.clear()
+    _verdicts.clear()
+    _cards_key = (-1, 0.0)
+
+
+def decisions_many(texts: list[str]) -> list[list[Decision]]:
+    """The decisions for many texts against the live stock, with no side effect (the post archive's path)."""
+    _, _, scored, cards, allowed = _score(texts, offsets=False)
+    rumors = {rid: card.rumor for rid, card in cards.items()}
+    return [decide(found, rumors, allowed[i]) for i, found in enumerate(scored)]
+
+
+def _score(
+    texts: list[str], *, offsets: bool
+) -> tuple[MatchIndex, Prepared, list[list[Scored]], dict[int, _Card], list[set[int]]]:
+    """Score a batch against the live index, with what deciding needs: the cards of the rumors found and, per
+    text, the rumors its exact text is allow-listed for."""
+    index = current_index()
+    batch = prepare(texts, offsets=offsets)
+    scored = score_prepared(index, batch, min_score=min(settings.MATCH_CONTAINMENT_REVIEW, 0.3))
+    rumor_ids = {s.rumor_id for found in scored for s in found}
+    cards = _rumor_cards(rumor_ids, index.version)
+    hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}
+    entries = _allow_listed(rumor_ids, set(hashes.values())) if hashes else set()
+    allowed: list[set[int]] = [set() for _ in texts]
+    for rumor_id, digest in entries:
+        for i, own in hashes.items():
+            if own == digest:
+                allowed[i].add(rumor_id)
+    return index, batch, scored, cards, allowed

@@ -1,0 +1,56 @@
+"""The app's models module: Django loads the models of every part from here (one app label, `debunk`).
+
+Each part keeps its models in its own package; import them from there (`from debunk.stock.models import Rumor`).
+"""
+
+from debunk.api.models import ApiKey, ApiRequestLog, Platform
+from debunk.core.models import AuditEvent
+from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
+from debunk.matching.models import AllowListEntry, Fingerprint, IndexChange, Match, Post
+from debunk.sanctions.models import (
+    BannedIdentity,
+    Measure,
+    Organization,
+    OrganizationMember,
+    Report,
+    Sanction,
+    SanctionNotice,
+    SanctionRule,
+)
+from debunk.stock.models import Attachment, Debunk, DebunkSource, ReviewItem, Rumor, RumorSource, RumorVariant
+from debunk.tracing.models import FirstPoster, Trace
+from debunk.webhooks.models import WebhookEndpoint
+
+__all__ = [
+    "AllowListEntry",
+    "ApiKey",
+    "ApiRequestLog",
+    "Attachment",
+    "AuditEvent",
+    "BannedIdentity",
+    "Correction",
+    "Debunk",
+    "DebunkSource",
+    "Exposure",
+    "Fingerprint",
+    "FirstPoster",
+    "IndexChange",
+    "Interaction",
+    "Match",
+    "Measure",
+    "Organization",
+    "OrganizationMember",
+    "Platform",
+    "Post",
+    "Report",
+    "ReviewItem",
+    "Rumor",
+    "RumorSource",
+    "RumorVariant",
+    "Sanction",
+    "SanctionNotice",
+    "SanctionRule",
+    "Trace",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -1,0 +1,170 @@
+"""Evidence uploads, checked by what they contain rather than by their name.
+
+Images must decode with Pillow within size and pixel limits (decompression bombs are refused); they are
+re-encoded without EXIF (which can carry GPS positions) and get a thumbnail. Documents must be PDF or
+UTF-8 text. Every stored file keeps its SHA-256, and the upload's own hash is kept too.
+"""
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from debunk.core.audit import audit_record
+from debunk.stock.models import Attachment, Rumor
+
+IMAGE_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "GIF": ("image/gif", "gif"),
+    "WEBP": ("image/webp", "webp"),
+}
+THUMBNAIL_SIZE = (320, 320)
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    kind: str
+    content: bytes
+    content_type: str
+    extension: str
+    original_name: str
+    original_sha256: str
+    width: int | None = None
+    height: int | None = None
+    thumbnail: bytes | None = None
+
+
+def check_upload(upload: IO[bytes], name: str = "") -> CheckedUpload:
+    """Validate an uploaded file by content; raises ValidationError with a message for the user."""
+    max_bytes = settings.UPLOAD_MAX_BYTES
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValidationError(
+            _("The file is larger than %(mb)s MB.") % {"mb": max_bytes // (1024 * 1024)}, code="too_large"
+        )
+    if not data:
+        raise ValidationError(_("The file is empty."), code="empty")
+    name = PurePath(name or getattr(upload, "name", "") or "upload").name[:255]
+    original_sha256 = hashlib.sha256(data).hexdigest()
+    if data.startswith(b"%PDF-"):
+        return CheckedUpload("document", data, "application/pdf", "pdf", name, original_sha256)
+    try:
+        return _check_image(data, name, original_sha256)
+    except UnidentifiedImageError:
+        pass
+    if b"\x00" not in data[:4096]:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return CheckedUpload("document", data, "text/plain; charset=utf-8", "txt", name, original_sha256)
+    raise ValidationError(_("Upload an image (JPEG, PNG, GIF, WebP), a PDF or a UTF-8 text file."), code="unsupported")
+
+
+def _check_image(data: bytes, name: str, original_sha256: str) -> CheckedUpload:
+    max_pixels = settings.UPLOAD_MAX_PIXELS
+    too_many = ValidationError(
+        _("The image has too many pixels (at most %(max)s).") % {"max": f"{max_pixels:,}"}, code="too_many_pixels"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format
+                if probe.width * probe.height > max_pixels:
+                    raise too_many
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise too_many from exc
+        except UnidentifiedImageError:
+            raise
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValidationError(_("The image is damaged or truncated."), code="broken_image") from exc
+    if fmt not in IMAGE_FORMATS:
+        raise ValidationError(_("Images must be JPEG, PNG, GIF or WebP."), code="unsupported_image")
+    content_type, extension = IMAGE_FORMATS[fmt]
+    clean = io.BytesIO()
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    image.save(clean, format=fmt)  # re-encoding drops EXIF and other metadata
+    thumb = image.copy()
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    if thumb.mode not in ("RGB", "L"):
+        thumb = thumb.convert("RGB")
+    thumb_bytes = io.BytesIO()
+    thumb.save(thumb_bytes, format="JPEG", quality=85)
+    return CheckedUpload(
+        "image",
+        clean.getvalue(),
+        content_type,
+        extension,
+        name,
+        original_sha256,
+        image.width,
+        image.height,
+        thumb_bytes.getvalue(),
+    )
+
+
+def attachment_add(
+    *,
+    rumor: Rumor,
+    by: Any,
+    upload: IO[bytes],
+    name: str = "",
+    role: str = Attachment.Role.EVIDENCE,
+    caption: str = "",
+    checked: CheckedUpload | None = None,
+) -> Attachment:
+    """Store a checked upload against a rumor (pass `checked` when a form has already validated it)."""
+    if not by.has_perm("debunk.add_attachment"):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    checked = checked or check_upload(upload, name)
+    sha256 = hashlib.sha256(checked.content).hexdigest()
+    attachment = Attachment(
+        rumor=rumor,
+        kind=checked.kind,
+        role=role,
+        caption=caption,
+        original_name=checked.original_name,
+        content_type=checked.content_type,
+        size=len(checked.content),
+        width=checked.width,
+        height=checked.height,
+        sha256=sha256,
+        original_sha256=checked.original_sha256,
+        uploaded_by=by,
+    )
+    attachment.file.save(f"{sha256[:16]}.{checked.extension}", ContentFile(checked.content), save=False)
+    if checked.thumbnail:
+        attachment.thumbnail.save(f"{sha256[:16]}.jpg", ContentFile(checked.thumbnail), save=False)
+    try:
+        with transaction.atomic():
+            attachment.full_clean()
+            attachment.save()
+            audit_record(
+                actor=by,
+                action="attachment.add",
+                target=attachment,
+                changes={"file": [None, attachment.file.name], "sha256": [None, sha256]},
+            )
+    except Exception:
+        attachment.file.delete(save=False)
+        if attachment.thumbnail:
+            attachment.thumbnail.delete(save=False)
+        raise
+    return attachment

@@ -1,0 +1,83 @@
+"""Read-only queries shared by views, the admin, the API and commands."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from debunk.matching.models import Match
+from debunk.stock.models import Debunk, Rumor
+from labels.models import Category
+
+
+def _with_cards(rumors: QuerySet[Rumor]) -> QuerySet[Rumor]:
+    """Rumors with what a page or card shows: labels and published debunks (newest first)."""
+    return rumors.select_related("verdict", "category").prefetch_related(
+        Prefetch("debunks", queryset=Debunk.objects.filter(published_at__isnull=False))
+    )
+
+
+def public_rumors() -> QuerySet[Rumor]:
+    """Live rumors with what a public page or card shows, newest first."""
+    return _with_cards(Rumor.objects.live()).order_by("-published_at", "-pk")
+
+
+def library_rumors(*, updated_since: datetime | None = None) -> QuerySet[Rumor]:
+    """The sample library as other platforms sync it: live rumors; with `updated_since`, those changed since
+    then, withdrawn ones (retracted, expired) included so that a copy can drop them."""
+    if updated_since is None:
+        return public_rumors()
+    withdrawn = [Rumor.Status.PUBLISHED, Rumor.Status.RETRACTED, Rumor.Status.EXPIRED]
+    return _with_cards(Rumor.objects.filter(updated_at__gte=updated_since, status__in=withdrawn))
+
+
+def category_with_descendants(category: Category) -> list[int]:
+    """The ids of a category and every category below it (the tree is small: one query)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in Category.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent, []).append(pk)
+    found, todo = [], [category.pk]
+    while todo:
+        pk = todo.pop()
+        if pk not in found:
+            found.append(pk)
+            todo.extend(children.get(pk, ()))
+    return found
+
+
+def column_rumors(category: Category) -> QuerySet[Rumor]:
+    """A debunk column (辟谣专栏): live rumors of a category and its sub-categories, newest first."""
+    return public_rumors().filter(category_id__in=category_with_descendants(category))
+
+
+def columns() -> list[tuple[Category, int]]:
+    """Top-level categories with their number of live rumors (sub-categories included), in standard order."""
+    counts = dict(Rumor.objects.live().values_list("category_id").annotate(n=Count("pk")))
+    tops = list(Category.objects.filter(parent__isnull=True))
+    return [(top, sum(counts.get(pk, 0) for pk in category_with_descendants(top))) for top in tops]
+
+
+def spreading_rumors(*, days: int = 7, limit: int = 5) -> QuerySet[Rumor]:
+    """Live rumors that posts matched most in the last `days` days (rejected suspicions left out)."""
+    since = timezone.now() - timedelta(days=days)
+    recent = Q(matches__created_at__gte=since) & ~Q(matches__status=Match.Status.REJECTED)
+    return (
+        public_rumors()
+        .annotate(recent_matches=Count("matches", filter=recent))
+        .filter(recent_matches__gt=0)
+        .order_by("-recent_matches", "-published_at")[:limit]
+    )
+
+
+def related_rumors(rumor: Rumor, *, limit: int = 5) -> QuerySet[Rumor]:
+    """Other live rumors of the same category, newest first."""
+    return public_rumors().filter(category_id=rumor.category_id).exclude(pk=rumor.pk)[:limit]
+
+
+def review_queue() -> QuerySet[Rumor]:
+    """Rumors waiting for a reviewer, the most urgent (earliest deadline, so overdue ones) first."""
+    return (
+        Rumor.objects.filter(status=Rumor.Status.IN_REVIEW)
+        .select_related("verdict", "category", "submitted_by", "origin_platform")
+        .order_by("review_due_at", "pk")
+    )
