@@ -1,5 +1,16 @@
-"""Debunk: the Django project and the rumor stock."""
+"""Debunk: the Django project; each part of the product is a package beneath (see docs/architecture.md).
 
-from debunk.celery import app as celery_app
+The Celery application is created when Django loads the app (`DebunkConfig.ready`) or when a worker is started with
+`celery -A debunk`, not on `import debunk`: the pure cores (`debunk.matching`'s engine, `debunk.tracing`'s
+algorithms) import neither Django nor Celery.
+"""
 
-__all__ = ["celery_app"]
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "celery_app":
+        from debunk.celery import app
+
+        return app
+    raise AttributeError(name)

@@ -8,6 +8,7 @@ class DebunkConfig(AppConfig):
     verbose_name = _("Rumor stock")
 
     def ready(self) -> None:
+        import debunk.celery  # noqa: F401  (the Celery app, configured from these settings, for .delay() here)
         from debunk.core.roles import roles_sync
 
         # Groups need the permissions, which Django creates after migrating; keep them in sync each time.

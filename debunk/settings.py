@@ -52,7 +52,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else ""
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "debunk.core.admin_site.DebunkAdminConfig",  # django.contrib.admin with the index in sections
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

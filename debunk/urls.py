@@ -3,15 +3,10 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 
 from debunk.public import views
 from debunk.public.feeds import ColumnAtomFeed, ColumnFeed
 from debunk.public.sitemaps import SITEMAPS
-
-admin.site.site_header = _("Debunk administration")
-admin.site.site_title = _("Debunk")
-admin.site.index_title = _("Rumor stock and classification standard")
 
 urlpatterns = [
     path("", views.home, name="home"),
