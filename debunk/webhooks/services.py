@@ -98,7 +98,8 @@ def endpoint_url_check(url: str) -> None:
 
 
 def endpoint_create(*, platform: Platform, url: str, by: Any, secret: str = "") -> WebhookEndpoint:
-    """Create an active endpoint with a new secret (or the given `whsec_…` one); the secret is shown once."""
+    """Create an active endpoint with a new secret (or the given `whsec_…` one); the secret is shown once. What
+    waited for an endpoint of the platform is sent now."""
     if by is not None and not by.has_perm("debunk.add_webhookendpoint"):
         raise PermissionDenied(_("You do not have permission to do this."))
     endpoint_url_check(url)
@@ -111,6 +112,8 @@ def endpoint_create(*, platform: Platform, url: str, by: Any, secret: str = "") 
     with transaction.atomic():
         endpoint.full_clean()
         endpoint.save()
+        for kind in _kinds():  # what waited for an endpoint goes now
+            kind.endpoint_enabled(platform.pk)
         audit_record(
             actor=by,
             action="webhook.endpoint.create",
