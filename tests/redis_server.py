@@ -1,6 +1,7 @@
 """A throwaway redis-server on a free 127.0.0.1 port that a test can stop and start again (a broker outage), and
 a context that points this process's Celery app at it."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -83,13 +84,19 @@ def celery_broker(url: str, queue: str | None = None) -> Iterator[str]:
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     conf = app.conf
     previous = conf.broker_url, conf.task_default_queue, conf.task_always_eager
+    previous_env = os.environ.get("CELERY_BROKER_URL")  # Celery reads it before its own configuration
     _reset_pools(app)
     conf.broker_url, conf.task_default_queue, conf.task_always_eager = url, queue, False
+    os.environ["CELERY_BROKER_URL"] = url
     try:
         yield queue
     finally:
         _reset_pools(app)
         conf.broker_url, conf.task_default_queue, conf.task_always_eager = previous
+        if previous_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = previous_env
 
 
 def _reset_pools(app) -> None:
