@@ -6,4 +6,5 @@ import debunk.corrections.admin
 import debunk.matching.admin
 import debunk.sanctions.admin
 import debunk.stock.admin
-import debunk.tracing.admin  # noqa: F401
+import debunk.tracing.admin
+import debunk.webhooks.admin  # noqa: F401

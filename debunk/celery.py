@@ -9,4 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debunk.settings")
 app = Celery("debunk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each part keeps its tasks in its own package; their names are pinned (`debunk.tasks.<name>`).
-app.autodiscover_tasks(["debunk.stock", "debunk.api", "debunk.corrections", "debunk.sanctions", "search"])
+app.autodiscover_tasks(
+    ["debunk.core", "debunk.stock", "debunk.api", "debunk.corrections", "debunk.sanctions", "search"]
+)

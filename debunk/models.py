@@ -4,7 +4,7 @@ Each part keeps its models in its own package; import them from there (`from deb
 """
 
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
-from debunk.core.models import AuditEvent
+from debunk.core.models import AuditEvent, QueuedTask
 from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
 from debunk.matching.models import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.sanctions.models import (
@@ -42,6 +42,7 @@ __all__ = [
     "OrganizationMember",
     "Platform",
     "Post",
+    "QueuedTask",
     "Report",
     "ReviewItem",
     "Rumor",

@@ -139,6 +139,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_TIMEZONE = "Asia/Shanghai"
+# Tasks queued after a commit go through an outbox (debunk/core/outbox.py): those the broker did not take at commit
+# time are sent by a sweep every OUTBOX_SWEEP_SECONDS, once older than OUTBOX_GRACE_SECONDS.
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 30)
+OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
     "expire-rumors": {"task": "debunk.tasks.expire_rumors", "schedule": 300.0},
     "purge-api-logs": {"task": "debunk.tasks.purge_api_logs", "schedule": 3600.0},
@@ -147,6 +151,7 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-corrections": {"task": "debunk.tasks.deliver_corrections", "schedule": 15.0},
     "expire-sanctions": {"task": "debunk.tasks.expire_sanctions", "schedule": 300.0},
     "deliver-sanction-notices": {"task": "debunk.tasks.deliver_sanction_notices", "schedule": 30.0},
+    "outbox-sweep": {"task": "debunk.tasks.outbox_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
     "publish-weekly-report": {
         "task": "debunk.tasks.publish_report",
         "schedule": crontab(minute=0, hour=1, day_of_week="mon"),

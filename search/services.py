@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -148,17 +147,10 @@ def search_cards(q: str, *, limit: int = 3) -> list[SearchHit]:
 
 def rumor_search_schedule(rumor: Rumor) -> None:
     """After the current transaction commits, (re)index the rumor or drop it from the index (a Celery task)."""
-    rumor_id = rumor.pk
-    transaction.on_commit(lambda: _enqueue(rumor_id), robust=True)
-
-
-def _enqueue(rumor_id: int) -> None:
+    from debunk.core.outbox import enqueue
     from search.tasks import search_index_rumor
 
-    try:
-        search_index_rumor.delay(rumor_id)
-    except Exception:  # the broker is down: the save has committed, search_reindex repairs the index
-        logger.exception("could not schedule the search update of rumor %s", rumor_id)
+    enqueue(search_index_rumor, rumor.pk)  # through the outbox: a broker outage delays it, never loses it
 
 
 def rumor_search_refresh(*, rumor_id: int) -> bool:

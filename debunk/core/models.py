@@ -26,3 +26,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_repr}"
+
+
+class QueuedTask(models.Model):
+    """A Celery task waiting to reach the broker (debunk.core.outbox): written in the transaction of the change
+    that needs it, deleted once the broker accepted the message; the sweep sends again what is left."""
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("queued task")
+        verbose_name_plural = _("queued tasks")
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
+from debunk.core.outbox import enqueue
 from debunk.core.retention import purge_older_than
 from debunk.corrections.models import Correction, Exposure
 from debunk.matching.fingerprint import SHORT_TEXT
@@ -28,24 +29,25 @@ RECEIVED = [Correction.Status.DELIVERED, Correction.Status.ACKNOWLEDGED, Correct
 
 
 def fanout_schedule(*, rumor_id: int, post_ids: list[int] | None = None) -> None:
-    """Create the corrections for a rumor (only those from `post_ids` when given) once this transaction commits."""
+    """Create the corrections for a rumor (only those from `post_ids` when given) once this transaction commits
+    (through the outbox: a broker outage delays it, never loses it)."""
     from debunk.corrections.tasks import corrections_fanout_task
 
-    transaction.on_commit(lambda: corrections_fanout_task.delay(rumor_id, post_ids))
+    enqueue(corrections_fanout_task, rumor_id, post_ids)
 
 
 def schedule_rumor_published(*, rumor_id: int) -> None:
     """After commit: re-scan the archive with the rumor's texts, then fan out its corrections."""
     from debunk.corrections.tasks import rumor_published_task
 
-    transaction.on_commit(lambda: rumor_published_task.delay(rumor_id))
+    enqueue(rumor_published_task, rumor_id)
 
 
 def schedule_rumor_changed(*, rumor_id: int, revision: int) -> None:
     """After commit: updates for those who received the rumor's correction (revision: the audit event)."""
     from debunk.corrections.tasks import rumor_changed_task
 
-    transaction.on_commit(lambda: rumor_changed_task.delay(rumor_id, revision))
+    enqueue(rumor_changed_task, rumor_id, revision)
 
 
 def _day_start(now: datetime) -> datetime:

@@ -108,7 +108,7 @@ def _enqueue_delivery(delivery_id: int, attempts: int) -> None:
     behind a busy worker; a lost copy is queued again when the key expires."""
     from django.core.cache import cache
 
-    from debunk.corrections.deliveries import lease_for
+    from debunk.webhooks.services import lease_for
 
     if cache.add(f"debunk:webhook-queued:{delivery_id}:{attempts}", 1, int(lease_for().total_seconds())):
         deliver.delay(delivery_id)

@@ -14,16 +14,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from debunk.api.models import Platform
 from debunk.core.audit import audit_record
-from debunk.corrections.deliveries import active_endpoint, backoff, lease_for, webhook_send
+from debunk.core.outbox import enqueue
 from debunk.matching.models import Match, Post
 from debunk.sanctions.models import (
     FOUR_EYES,
@@ -37,6 +36,7 @@ from debunk.sanctions.models import (
 )
 from debunk.stock.models import Rumor
 from debunk.tracing.models import FirstPoster, Trace
+from debunk.webhooks.services import OutboxKind, outbox_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -541,6 +541,8 @@ def sanction_item(sanction: Sanction) -> dict[str, Any]:
 
 def notice_enqueue(*, sanction: Sanction, event: str) -> SanctionNotice:
     """Queue a decision for the platform's webhook; sent after commit (and by the beat, until delivered)."""
+    from debunk.sanctions.tasks import deliver_sanction_notice  # tasks import this module
+
     notice = SanctionNotice.objects.create(
         sanction=sanction,
         platform_id=sanction.platform_id,
@@ -548,9 +550,7 @@ def notice_enqueue(*, sanction: Sanction, event: str) -> SanctionNotice:
         payload={"type": event, "timestamp": timezone.now().isoformat(), "data": {"sanction": sanction_item(sanction)}},
         message_id=f"msg_{uuid.uuid4().hex}",
     )
-    from debunk.sanctions.tasks import deliver_sanction_notice  # tasks import this module
-
-    transaction.on_commit(lambda: deliver_sanction_notice.delay(notice.pk))
+    enqueue(deliver_sanction_notice, notice.pk)
     return notice
 
 
@@ -561,32 +561,21 @@ def notices_due(*, now: datetime | None = None) -> list[tuple[int, int]]:
     return list(due.values_list("pk", "attempts")[:1000])
 
 
+class SanctionNotices(OutboxKind):
+    """A notice goes to its platform's current endpoint; without one (none yet, disabled, or gone: 410) it waits
+    for one (the platform reads GET /api/v1/sanctions meanwhile)."""
+
+    model = SanctionNotice
+    name = "sanction notice"
+
+    def body(self, message: SanctionNotice) -> bytes:
+        return json.dumps(message.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+NOTICES = SanctionNotices()
+
+
 def notice_attempt(*, notice_id: int) -> str:
-    """Send one notice if due: skipped, waiting (no endpoint yet), delivered, retrying or dead. The claim
-    pushes the next attempt a lease ahead, so a duplicate task does nothing."""
-    now = timezone.now()
-    claimed = SanctionNotice.objects.filter(pk=notice_id, status__in=NOTICE_OPEN, next_attempt_at__lte=now).update(
-        next_attempt_at=now + lease_for(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return "skipped"
-    notice = SanctionNotice.objects.get(pk=notice_id)
-    endpoint = active_endpoint(notice.platform_id)
-    if endpoint is None:  # the platform reads GET /api/v1/sanctions meanwhile; try again later
-        SanctionNotice.objects.filter(pk=notice_id).update(
-            attempts=F("attempts") - 1, next_attempt_at=now + timedelta(hours=1), last_response="no active endpoint"
-        )
-        return "waiting"
-    body = json.dumps(notice.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    code, _headers, text = webhook_send(endpoint=endpoint, message_id=notice.message_id, body=body)
-    fields = {"last_status_code": code, "last_response": text}
-    ours = SanctionNotice.objects.filter(pk=notice_id, attempts=notice.attempts)
-    if code is not None and 200 <= code < 300:
-        ours.update(status=SanctionNotice.Status.DELIVERED, delivered_at=timezone.now(), **fields)
-        return "delivered"
-    if now >= notice.created_at + timedelta(hours=settings.WEBHOOK_RETRY_HOURS):
-        ours.update(status=SanctionNotice.Status.DEAD, **fields)
-        logger.warning("sanction notice %s dead after %d attempts", notice.message_id, notice.attempts)
-        return "dead"
-    ours.update(status=SanctionNotice.Status.RETRYING, next_attempt_at=now + backoff(notice.attempts), **fields)
-    return "retrying"
+    """Send one notice if due (debunk.webhooks.services.outbox_attempt): skipped, waiting (no endpoint, or it
+    answered 410 Gone and was disabled), delivered, retrying (429: after Retry-After) or dead."""
+    return outbox_attempt(kind=NOTICES, message_id=notice_id)

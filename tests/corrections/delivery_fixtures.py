@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from debunk.api.models import Platform
-from debunk.corrections.deliveries import endpoint_create, secret_generate
 from debunk.corrections.models import Correction, Interaction
 from debunk.management.commands.webhook_sink import Sink
 from debunk.stock.models import Rumor
 from debunk.webhooks.models import WebhookEndpoint
+from debunk.webhooks.services import endpoint_create, secret_generate
 from tests.factories import publish_rumor
 
 

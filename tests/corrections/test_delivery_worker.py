@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db.models import Count
 
 from debunk.api.models import Platform
-from debunk.corrections.deliveries import endpoint_create, secret_generate
 from debunk.corrections.models import Correction, Interaction, WebhookDelivery
+from debunk.webhooks.services import endpoint_create, secret_generate
 from tests.celery_worker import ROOT, database_url, wait_until
 from tests.corrections.delivery_fixtures import make_corrections
 from tests.factories import UserFactory, publish_rumor

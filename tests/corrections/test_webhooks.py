@@ -17,9 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from debunk.core.models import AuditEvent
-from debunk.corrections import deliveries as webhooks
+from debunk.corrections import deliveries
 from debunk.corrections.models import Correction, Interaction, WebhookDelivery
 from debunk.corrections.tasks import deliver_corrections
+from debunk.webhooks import services as webhooks
 from debunk.webhooks.models import WebhookEndpoint
 from tests.corrections.delivery_fixtures import (  # noqa: F401 (pytest fixtures)
     allow_private,
@@ -40,7 +41,7 @@ def spec_signature(secret: str, message_id: str, timestamp: str, body: bytes) ->
 
 
 def prepare_and_send(platform_id: int) -> list[str]:
-    return [webhooks.delivery_attempt(delivery_id=d) for d in webhooks.deliveries_prepare(platform_id=platform_id)]
+    return [deliveries.delivery_attempt(delivery_id=d) for d in deliveries.deliveries_prepare(platform_id=platform_id)]
 
 
 # --- signatures ---------------------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def test_batches_of_at_most_webhook_batch_strongest_interaction_and_latest_first
     settings.WEBHOOK_BATCH = 3
     views = make_corrections(platform, rumor, 4, interaction=Interaction.VIEW, prefix="v")
     reposts = make_corrections(platform, rumor, 3, interaction=Interaction.REPOST, prefix="r")
-    ids = webhooks.deliveries_prepare(platform_id=platform.pk)
+    ids = deliveries.deliveries_prepare(platform_id=platform.pk)
     assert len(ids) == 3
     batches = [list(Correction.objects.filter(delivery_id=d).order_by("pk")) for d in ids]
     assert [len(b) for b in batches] == [3, 3, 1]
@@ -92,22 +93,22 @@ def test_batches_of_at_most_webhook_batch_strongest_interaction_and_latest_first
     assert {c.pk for c in batches[1]} == {c.pk for c in views[1:]}  # the three most recent views
     assert {c.pk for c in batches[2]} == {views[0].pk}
     assert set(Correction.objects.values_list("status", flat=True)) == {SENDING}
-    assert webhooks.deliveries_prepare(platform_id=platform.pk) == []  # nothing is put in a second delivery
+    assert deliveries.deliveries_prepare(platform_id=platform.pk) == []  # nothing is put in a second delivery
     assert len({d.message_id for d in WebhookDelivery.objects.all()}) == 3
 
 
 def test_nothing_is_prepared_without_an_active_endpoint(platform, rumor, endpoint):
     make_corrections(platform, rumor, 2)
     webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=None)
-    assert webhooks.platforms_with_pending() == []
-    assert webhooks.deliveries_prepare(platform_id=platform.pk) == []
+    assert deliveries.platforms_with_pending() == []
+    assert deliveries.deliveries_prepare(platform_id=platform.pk) == []
     assert set(Correction.objects.values_list("status", flat=True)) == {PENDING}
 
 
 def test_deferred_and_cancelled_corrections_are_not_sent(platform, rumor, endpoint):
     make_corrections(platform, rumor, 1, status="deferred", prefix="d")
     make_corrections(platform, rumor, 1, status="cancelled", prefix="c")
-    assert webhooks.deliveries_prepare(platform_id=platform.pk) == []
+    assert deliveries.deliveries_prepare(platform_id=platform.pk) == []
 
 
 # --- answers --------------------------------------------------------------------------------------------------
@@ -142,19 +143,19 @@ def test_2xx_delivers_a_signed_batch(platform, rumor, endpoint, receiver):
 def delivery_body_is_deterministic(delivery: WebhookDelivery) -> bool:
     delivery = WebhookDelivery.objects.select_related("endpoint__platform").get(pk=delivery.pk)
     Correction.objects.filter(delivery=delivery).update(status=SENDING)
-    return webhooks.delivery_body(delivery) == webhooks.delivery_body(delivery)
+    return deliveries.delivery_body(delivery) == deliveries.delivery_body(delivery)
 
 
 def test_a_duplicate_task_sends_nothing(platform, rumor, endpoint, receiver):
     make_corrections(platform, rumor, 2)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "delivered"
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "skipped"
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "delivered"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "skipped"
     # A claimed attempt (another worker is sending it) is skipped as well.
     make_corrections(platform, rumor, 1, prefix="x")
-    [second] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [second] = deliveries.deliveries_prepare(platform_id=platform.pk)
     WebhookDelivery.objects.filter(pk=second).update(next_attempt_at=timezone.now() + timedelta(seconds=30))
-    assert webhooks.delivery_attempt(delivery_id=second) == "skipped"
+    assert deliveries.delivery_attempt(delivery_id=second) == "skipped"
     assert len(receiver.received) == 1
 
 
@@ -163,15 +164,15 @@ def test_410_disables_the_endpoint_and_requeues_the_corrections(
 ):
     settings.WEBHOOK_BATCH = 2
     make_corrections(platform, rumor, 4)
-    first, second = webhooks.deliveries_prepare(platform_id=platform.pk)
+    first, second = deliveries.deliveries_prepare(platform_id=platform.pk)
     receiver.answer(410)
-    assert webhooks.delivery_attempt(delivery_id=first) == "dead"
+    assert deliveries.delivery_attempt(delivery_id=first) == "dead"
     endpoint.refresh_from_db()
     assert not endpoint.is_active and "410" in endpoint.disabled_reason
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"dead"}  # the other one too
     assert WebhookDelivery.objects.get(pk=first).last_status_code == 410
     assert list(Correction.objects.values_list("status", "delivery")) == [(PENDING, None)] * 4
-    assert webhooks.delivery_attempt(delivery_id=second) == "skipped"
+    assert deliveries.delivery_attempt(delivery_id=second) == "skipped"
     assert AuditEvent.objects.filter(action="webhook.endpoint.disable").exists()
 
     receiver.answer(200)  # the platform fixed its receiver; an administrator enables the endpoint again
@@ -207,9 +208,9 @@ def test_retry_after_parsing_is_bounded():
 def test_500_backs_off_with_jitter_then_the_delivery_is_dead(settings, platform, rumor, endpoint, receiver):
     make_corrections(platform, rumor, 2)
     receiver.answer(500)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     before = timezone.now()
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "retrying"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "retrying"
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 1, 500)
     assert "answering 500" in delivery.last_response
@@ -219,7 +220,7 @@ def test_500_backs_off_with_jitter_then_the_delivery_is_dead(settings, platform,
     WebhookDelivery.objects.update(
         next_attempt_at=timezone.now(), created_at=timezone.now() - timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
     )
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "dead"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "dead"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("dead", 2)
     assert set(Correction.objects.values_list("status", flat=True)) == {FAILED}
@@ -229,10 +230,10 @@ def test_500_backs_off_with_jitter_then_the_delivery_is_dead(settings, platform,
 def test_the_last_retry_is_at_the_end_of_the_window(settings, platform, rumor, endpoint, receiver):
     make_corrections(platform, rumor, 1)
     receiver.answer(503)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     window_end = timezone.now() + timedelta(seconds=5)
     WebhookDelivery.objects.update(created_at=window_end - timedelta(hours=settings.WEBHOOK_RETRY_HOURS))
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "retrying"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "retrying"
     assert WebhookDelivery.objects.get().next_attempt_at == window_end
 
 
@@ -255,7 +256,7 @@ def test_timeouts_and_connection_errors_are_retried(settings, platform, rumor, e
     endpoint.url = "http://127.0.0.1:9/nothing-listens"
     endpoint.save()
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
-    assert webhooks.delivery_attempt(delivery_id=delivery.pk) == "retrying"
+    assert deliveries.delivery_attempt(delivery_id=delivery.pk) == "retrying"
     delivery.refresh_from_db()
     assert delivery.attempts == 2 and "refused" in delivery.last_response.lower()
 
@@ -272,38 +273,38 @@ def test_redeliver_a_dead_delivery(
 ):
     make_corrections(platform, rumor, 3)
     receiver.answer(500)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(hours=settings.WEBHOOK_RETRY_HOURS))
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "dead"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "dead"
     delivery = WebhookDelivery.objects.get()
     receiver.answer(200)
     administrator.is_superuser = True
     administrator.save()
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.delivery_redeliver(delivery=delivery, by=administrator)  # on commit: sent (eager)
+        deliveries.delivery_redeliver(delivery=delivery, by=administrator)  # on commit: sent (eager)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DELIVERED, 2)
     assert set(Correction.objects.values_list("status", flat=True)) == {DELIVERED}
     assert [r["webhook_id"] for r in receiver.received] == [delivery.message_id]  # the same webhook-id
     assert AuditEvent.objects.filter(action="webhook.delivery.redeliver", actor=administrator).exists()
     with pytest.raises(ValidationError):
-        webhooks.delivery_redeliver(delivery=delivery, by=None)  # only dead deliveries
+        deliveries.delivery_redeliver(delivery=delivery, by=None)  # only dead deliveries
 
 
 def test_corrections_cancelled_meanwhile_are_left_out(platform, rumor, endpoint, receiver):
     kept, cancelled = make_corrections(platform, rumor, 2)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     Correction.objects.filter(pk=cancelled.pk).update(status="cancelled")
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "delivered"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "delivered"
     assert [c["id"] for c in receiver.received[0]["payload"]["data"]["corrections"]] == [kept.pk]
     assert Correction.objects.get(pk=cancelled.pk).status == "cancelled"
 
 
 def test_an_endpoint_disabled_before_the_attempt_releases_the_delivery(platform, rumor, endpoint, receiver):
     make_corrections(platform, rumor, 2)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     type(endpoint).objects.filter(pk=endpoint.pk).update(is_active=False)
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "released"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "released"
     assert list(Correction.objects.values_list("status", "delivery")) == [(PENDING, None)] * 2
     assert receiver.received == []
 
@@ -312,23 +313,23 @@ def test_disabling_keeps_an_attempted_delivery_until_its_next_attempt(platform, 
     """It may be in flight: released by its next attempt, or resumed with the same webhook-id if enabled first."""
     make_corrections(platform, rumor, 2)
     receiver.answer(500)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "retrying"
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "retrying"
     webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=None)
     assert WebhookDelivery.objects.get().status == "retrying"
     webhooks.endpoint_set_active(endpoint=endpoint, active=True, by=None)
     receiver.answer(200)
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "delivered"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "delivered"
     assert [r["webhook_id"] for r in receiver.received] == [WebhookDelivery.objects.get().message_id]
 
     make_corrections(platform, rumor, 1, prefix="late")
     receiver.answer(500)
-    [second] = webhooks.deliveries_prepare(platform_id=platform.pk)
-    assert webhooks.delivery_attempt(delivery_id=second) == "retrying"
+    [second] = deliveries.deliveries_prepare(platform_id=platform.pk)
+    assert deliveries.delivery_attempt(delivery_id=second) == "retrying"
     webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=None)
     WebhookDelivery.objects.filter(pk=second).update(next_attempt_at=timezone.now())
-    assert webhooks.delivery_attempt(delivery_id=second) == "released"
+    assert deliveries.delivery_attempt(delivery_id=second) == "released"
     assert Correction.objects.get(user_hash__startswith="late").status == PENDING
 
 
@@ -391,7 +392,7 @@ def test_beat_task_batches_and_sends(settings, platform, rumor, endpoint, receiv
 def test_kick_sends_after_commit(django_capture_on_commit_callbacks, platform, rumor, endpoint, receiver):
     make_corrections(platform, rumor, 3)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        webhooks.deliveries_kick(platform_ids=[platform.pk, platform.pk])
+        deliveries.deliveries_kick(platform_ids=[platform.pk, platform.pk])
     assert len(callbacks) == 1 and receiver.received == []
     callbacks[0]()
     assert set(Correction.objects.values_list("status", flat=True)) == {DELIVERED}
@@ -449,9 +450,9 @@ def test_admin_disables_and_enables_endpoints(admin_client, platform, endpoint):
 def test_admin_delivery_pages_and_redeliver(admin_client, settings, platform, rumor, endpoint, receiver):
     make_corrections(platform, rumor, 2)
     receiver.answer(500)
-    [delivery_id] = webhooks.deliveries_prepare(platform_id=platform.pk)
+    [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(hours=settings.WEBHOOK_RETRY_HOURS))
-    assert webhooks.delivery_attempt(delivery_id=delivery_id) == "dead"
+    assert deliveries.delivery_attempt(delivery_id=delivery_id) == "dead"
     listing = admin_client.get(reverse("admin:debunk_webhookdelivery_changelist"), {"status__exact": "dead"})
     assert listing.status_code == 200 and WebhookDelivery.objects.get().message_id in listing.content.decode()
     detail = admin_client.get(reverse("admin:debunk_webhookdelivery_change", args=[delivery_id]))

@@ -2,7 +2,6 @@
 someone who took no part; every decision is audited and queued for the platform; expiry is idempotent."""
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,7 +9,6 @@ from django.utils import timezone
 
 from debunk.core.models import AuditEvent
 from debunk.core.roles import REVIEWER
-from debunk.corrections import deliveries as webhooks
 from debunk.sanctions import services as svc
 from debunk.sanctions.models import Measure, Organization, OrganizationMember, Sanction, SanctionNotice
 from tests.factories import UserFactory
@@ -184,39 +182,6 @@ def test_a_joint_measure_records_one_sanction_per_member(platform_a, platform_b,
         "sanctions": 3,
         "by_measure": {"restriction": 3},
     }
-
-
-def test_notices_are_signed_and_retried(warning, reviewer, platform_a, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE = True
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hook", by=None)
-    svc.sanction_apply(sanction=warning, by=reviewer)
-    notice = SanctionNotice.objects.get()
-    sent = {}
-
-    def fake_post(*, url, body, headers, timeout):
-        sent.update(url=url, body=body, headers=headers)
-        return 500, {}, "oops"
-
-    with mock.patch.object(webhooks, "http_post", fake_post):
-        assert svc.notice_attempt(notice_id=notice.pk) == "retrying"
-        assert svc.notice_attempt(notice_id=notice.pk) == "skipped"  # not due yet
-    assert sent["url"] == endpoint.url and sent["headers"]["webhook-id"] == notice.message_id
-    from standardwebhooks import Webhook
-
-    Webhook(endpoint.secret).verify(sent["body"], sent["headers"])
-    SanctionNotice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now())
-    with mock.patch.object(webhooks, "http_post", lambda **kw: (204, {}, "")):
-        assert svc.notice_attempt(notice_id=notice.pk) == "delivered"
-    notice.refresh_from_db()
-    assert notice.status == SanctionNotice.Status.DELIVERED and notice.attempts == 2
-
-
-def test_a_notice_waits_for_an_endpoint(warning, reviewer):
-    svc.sanction_apply(sanction=warning, by=reviewer)
-    notice = SanctionNotice.objects.get()
-    assert svc.notice_attempt(notice_id=notice.pk) == "waiting"
-    notice.refresh_from_db()
-    assert notice.status == SanctionNotice.Status.PENDING and notice.attempts == 0
 
 
 def test_typical_cases_are_chosen_by_reviewers(warning, reviewer, checker):

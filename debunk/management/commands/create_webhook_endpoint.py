@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from debunk.api.models import Platform
-from debunk.corrections.deliveries import endpoint_create
+from debunk.webhooks.services import endpoint_create
 
 
 class Command(BaseCommand):

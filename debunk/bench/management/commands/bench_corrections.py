@@ -177,7 +177,7 @@ class Command(FiguresCommand):
         self.say(f"exposures: {Exposure.objects.filter(platform=platform).count()}")
 
     def _start_sink_and_worker(self, platform: Platform, out: Path) -> None:
-        from debunk.corrections.deliveries import secret_generate
+        from debunk.webhooks.services import secret_generate
 
         port = free_port()
         secret = secret_generate()
