@@ -30,49 +30,19 @@ from debunk.stock.forms import AttachmentForm, TransitionForm, VariantForm
 from debunk.stock.models import Attachment, Debunk, DebunkSource, ReviewItem, Rumor, RumorSource, RumorVariant
 from debunk.stock.selectors import review_queue
 
-TRANSITIONS: dict[str, dict[str, Any]] = {
-    "submit": {
-        "label": _("Submit for review"),
-        "service": rumor_services.rumor_submit,
-        "reason": False,
-        "from": {Rumor.Status.DRAFT},
-        "perm": "debunk.submit_rumor",
-    },
-    "publish": {
-        "label": _("Publish"),
-        "service": rumor_services.rumor_publish,
-        "reason": False,
-        "from": {Rumor.Status.IN_REVIEW},
-        "perm": "debunk.review_rumor",
-    },
-    "return": {
-        "label": _("Return to draft"),
-        "service": rumor_services.rumor_return,
-        "reason": True,
-        "from": {Rumor.Status.IN_REVIEW},
-        "perm": "debunk.review_rumor",
-    },
-    "retract": {
-        "label": _("Retract"),
-        "service": rumor_services.rumor_retract,
-        "reason": True,
-        "from": {Rumor.Status.PUBLISHED},
-        "perm": "debunk.review_rumor",
-    },
-    "reopen": {
-        "label": _("Reopen as draft"),
-        "service": rumor_services.rumor_reopen,
-        "reason": False,
-        "from": {Rumor.Status.RETRACTED, Rumor.Status.EXPIRED},
-        "perm": "debunk.review_rumor",
-    },
+# The admin's buttons and bulk actions: labels only; what each step does, from where and who may make it is
+# rumor_services.WORKFLOW (expiry is the scheduler's, not a button).
+STEP_LABELS: dict[str, Any] = {
+    "submit": _("Submit for review"),
+    "publish": _("Publish"),
+    "return": _("Return to draft"),
+    "retract": _("Retract"),
+    "reopen": _("Reopen as draft"),
 }
 
 
 def run_transition(name: str, rumor: Rumor, user: Any, reason: str = "") -> None:
-    spec = TRANSITIONS[name]
-    kwargs = {"reason": reason} if spec["reason"] else {}
-    spec["service"](rumor=rumor, by=user, **kwargs)
+    rumor_services.rumor_step(name=name, rumor=rumor, by=user, reason=reason)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -220,7 +190,7 @@ class RumorAdminBase(SimpleHistoryAdmin):
         if done:
             self.message_user(
                 request,
-                _("%(action)s: %(n)d rumor(s).") % {"action": TRANSITIONS[name]["label"], "n": done},
+                _("%(action)s: %(n)d rumor(s).") % {"action": STEP_LABELS[name], "n": done},
                 messages.SUCCESS,
             )
         for failure in failed:
@@ -236,7 +206,7 @@ class RumorAdminBase(SimpleHistoryAdmin):
             "admin/debunk/transition.html",
             {
                 **self.admin_site.each_context(request),
-                "title": TRANSITIONS[name]["label"],
+                "title": STEP_LABELS[name],
                 "form": form,
                 "rumors": queryset,
                 "action_name": f"{name}_selected",
@@ -398,9 +368,9 @@ class RumorAdmin(ServiceRefusalsAsMessages, RumorAdminBase):
 
     def available_transitions(self, request: HttpRequest, rumor: Rumor) -> list[tuple[str, Any]]:
         return [
-            (name, spec["label"])
-            for name, spec in TRANSITIONS.items()
-            if rumor.status in spec["from"] and request.user.has_perm(spec["perm"])
+            (name, STEP_LABELS[name])
+            for name in rumor_services.steps_available(rumor=rumor, by=request.user)
+            if name in STEP_LABELS
         ]
 
     def render_change_form(
@@ -417,10 +387,12 @@ class RumorAdmin(ServiceRefusalsAsMessages, RumorAdminBase):
 
     def transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
         rumor = get_object_or_404(Rumor, pk=object_id)
-        if name not in TRANSITIONS or not request.user.has_perm(TRANSITIONS[name]["perm"]):
+        if name not in STEP_LABELS or not request.user.has_perm(rumor_services.WORKFLOW[name].perm):
             raise PermissionDenied
-        spec = TRANSITIONS[name]
-        form = TransitionForm(request.POST if request.method == "POST" else None, reason_required=spec["reason"])
+        label = STEP_LABELS[name]
+        form = TransitionForm(
+            request.POST if request.method == "POST" else None, reason_required=rumor_services.WORKFLOW[name].reason
+        )
         errors: list[str] = []
         if request.method == "POST" and form.is_valid():
             try:
@@ -428,14 +400,14 @@ class RumorAdmin(ServiceRefusalsAsMessages, RumorAdminBase):
             except (ValidationError, PermissionDenied) as exc:
                 errors = list(getattr(exc, "messages", [str(exc) or _("Not allowed.")]))
             else:
-                self.message_user(request, _("%(action)s: done.") % {"action": spec["label"]}, messages.SUCCESS)
+                self.message_user(request, _("%(action)s: done.") % {"action": label}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:debunk_rumor_change", args=[rumor.pk]))
         return TemplateResponse(
             request,
             "admin/debunk/transition.html",
             {
                 **self.admin_site.each_context(request),
-                "title": spec["label"],
+                "title": label,
                 "form": form,
                 "rumors": [rumor],
                 "errors": errors,

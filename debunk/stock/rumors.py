@@ -4,6 +4,7 @@ Each function validates first, then writes inside one transaction and records an
 refused action leaves nothing behind.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,12 +20,30 @@ from debunk.matching.fingerprints import index_bump, rumor_fingerprints_sync, va
 from debunk.stock.models import Rumor, RumorSource, RumorVariant
 
 S = Rumor.Status
+REVIEW = "debunk.review_rumor"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named move of the workflow: from which statuses to which, who may make it, whether it needs a reason."""
+
+    sources: frozenset[str]
+    target: str
+    perm: str
+    reason: bool = False
+
+
+# The one workflow table: the services check it, the admin shows its buttons and bulk actions from it.
+WORKFLOW: dict[str, Step] = {
+    "submit": Step(frozenset({S.DRAFT}), S.IN_REVIEW, "debunk.submit_rumor"),
+    "publish": Step(frozenset({S.IN_REVIEW}), S.PUBLISHED, REVIEW),
+    "return": Step(frozenset({S.IN_REVIEW}), S.DRAFT, REVIEW, reason=True),
+    "retract": Step(frozenset({S.PUBLISHED}), S.RETRACTED, REVIEW, reason=True),
+    "expire": Step(frozenset({S.PUBLISHED}), S.EXPIRED, REVIEW),
+    "reopen": Step(frozenset({S.RETRACTED, S.EXPIRED}), S.DRAFT, REVIEW),
+}
 TRANSITIONS: dict[str, set[str]] = {
-    S.DRAFT: {S.IN_REVIEW},
-    S.IN_REVIEW: {S.DRAFT, S.PUBLISHED},
-    S.PUBLISHED: {S.RETRACTED, S.EXPIRED},
-    S.RETRACTED: {S.DRAFT},
-    S.EXPIRED: {S.DRAFT},
+    status: {step.target for step in WORKFLOW.values() if status in step.sources} for status in S
 }
 RUMOR_FIELDS = [
     "claim",
@@ -39,13 +58,16 @@ RUMOR_FIELDS = [
 ]
 
 
-def _check_transition(rumor: Rumor, target: str) -> None:
-    if target not in TRANSITIONS.get(rumor.status, set()):
+def _check_step(rumor: Rumor, by: Any, name: str) -> Step:
+    step = WORKFLOW[name]
+    require_perm(by, step.perm)
+    if rumor.status not in step.sources:
         raise ValidationError(
             _("A rumor cannot go from “%(current)s” to “%(target)s”.")
-            % {"current": S(rumor.status).label, "target": S(target).label},
+            % {"current": S(rumor.status).label, "target": S(step.target).label},
             code="illegal_transition",
         )
+    return step
 
 
 def _clean_and_save(rumor: Rumor) -> None:
@@ -132,8 +154,7 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
 
 def rumor_submit(*, rumor: Rumor, by: Any) -> Rumor:
     """Send a draft to the review queue; its deadline comes from the category's review deadline."""
-    require_perm(by, "debunk.submit_rumor")
-    _check_transition(rumor, S.IN_REVIEW)
+    _check_step(rumor, by, "submit")
     rumor.full_clean()
     now = timezone.now()
     return _transition(
@@ -149,18 +170,14 @@ def rumor_submit(*, rumor: Rumor, by: Any) -> Rumor:
 
 def rumor_return(*, rumor: Rumor, by: Any, reason: str) -> Rumor:
     """A reviewer sends a rumor back to its author as a draft, saying why."""
-    require_perm(by, "debunk.review_rumor")
-    _check_transition(rumor, S.DRAFT)
-    if rumor.status != S.IN_REVIEW:
-        raise ValidationError(_("Only a rumor in review can be returned."), code="illegal_transition")
+    _check_step(rumor, by, "return")
     _require_reason(reason)
     return _transition(rumor, by=by, target=S.DRAFT, action="rumor.return", reason=reason.strip(), review_due_at=None)
 
 
 def rumor_publish(*, rumor: Rumor, by: Any) -> Rumor:
     """Publish a reviewed rumor: needs a debunk and a reviewer other than its author (four-eyes)."""
-    require_perm(by, "debunk.review_rumor")
-    _check_transition(rumor, S.PUBLISHED)
+    _check_step(rumor, by, "publish")
     if by.pk in {rumor.created_by_id, rumor.submitted_by_id}:
         raise PermissionDenied(_("Four-eyes rule: a rumor must be published by a reviewer other than its author."))
     if not rumor.debunks.exists():
@@ -181,26 +198,43 @@ def rumor_publish(*, rumor: Rumor, by: Any) -> Rumor:
 
 def rumor_retract(*, rumor: Rumor, by: Any, reason: str) -> Rumor:
     """Withdraw a published rumor (e.g. the verdict was wrong); the reason is kept and shown."""
-    require_perm(by, "debunk.review_rumor")
-    _check_transition(rumor, S.RETRACTED)
+    _check_step(rumor, by, "retract")
     _require_reason(reason)
     return _transition(rumor, by=by, target=S.RETRACTED, action="rumor.retract", reason=reason.strip())
 
 
 def rumor_reopen(*, rumor: Rumor, by: Any) -> Rumor:
     """Bring a retracted or expired rumor back to draft so that it can be corrected and reviewed again."""
-    require_perm(by, "debunk.review_rumor")
-    if rumor.status not in {S.RETRACTED, S.EXPIRED}:
-        raise ValidationError(_("Only a retracted or expired rumor can be reopened."), code="illegal_transition")
+    _check_step(rumor, by, "reopen")
     return _transition(rumor, by=by, target=S.DRAFT, action="rumor.reopen")
 
 
 def rumor_expire(*, rumor: Rumor, by: Any) -> Rumor:
     """Mark a published rumor whose validity window has passed as expired."""
-    _check_transition(rumor, S.EXPIRED)
+    _check_step(rumor, by, "expire")
     if rumor.valid_until is None or rumor.valid_until > timezone.now():
         raise ValidationError(_("This rumor's validity window has not ended."), code="not_expired")
     return _transition(rumor, by=by, target=S.EXPIRED, action="rumor.expire")
+
+
+def rumor_step(*, name: str, rumor: Rumor, by: Any, reason: str = "") -> Rumor:
+    """Make the named workflow step (a key of WORKFLOW), as a button or a bulk action does."""
+    services = {
+        "submit": rumor_submit,
+        "publish": rumor_publish,
+        "return": rumor_return,
+        "retract": rumor_retract,
+        "expire": rumor_expire,
+        "reopen": rumor_reopen,
+    }
+    if WORKFLOW[name].reason:
+        return services[name](rumor=rumor, by=by, reason=reason)
+    return services[name](rumor=rumor, by=by)
+
+
+def steps_available(*, rumor: Rumor, by: Any) -> list[str]:
+    """The workflow steps this user may make on this rumor now (the buttons to show)."""
+    return [name for name, step in WORKFLOW.items() if rumor.status in step.sources and by.has_perm(step.perm)]
 
 
 def _require_reason(reason: str) -> None:

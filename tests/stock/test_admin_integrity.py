@@ -320,3 +320,25 @@ def test_services_refuse_without_an_actor_and_keep_published_records(checker, re
     with pytest.raises(ValidationError):  # retracted, it stays on the record
         attachment_services.attachment_remove(attachment=evidence, by=reviewer)
     assert rumor.debunks.count() == 1 and Attachment.objects.count() == 1
+
+
+# --- the workflow table ------------------------------------------------------------------------------------------
+
+
+def test_admin_buttons_are_the_workflow_tables_steps(client, checker, reviewer):
+    rumor = make_rumor(checker)
+    rumor_services.rumor_submit(rumor=rumor, by=checker)
+    client.force_login(reviewer)
+    page = client.get(rumor_url(rumor))
+    shown = [name for name, _label in page.context["transitions"]]
+    assert shown == ["publish", "return"]
+    assert shown == [n for n, step in rumor_services.WORKFLOW.items() if rumor.status in step.sources and n != "expire"]
+    assert rumor_services.TRANSITIONS == {
+        "draft": {"in_review"},
+        "in_review": {"draft", "published"},
+        "published": {"retracted", "expired"},
+        "retracted": {"draft"},
+        "expired": {"draft"},
+    }
+    refused = client.post(reverse("admin:debunk_rumor_transition", args=[rumor.pk, "expire"]), {})
+    assert refused.status_code == 403  # not a button: the scheduler's step
