@@ -77,6 +77,11 @@ def system_user(username: str, role: str) -> "object":
     return user
 
 
+def operator_user() -> Any:
+    """The actor of an operator's management command run on the server (API keys, webhook endpoints)."""
+    return system_user("system-operator", ADMINISTRATOR)
+
+
 def require_perm(by: Any, perm: str) -> None:
     """Refuse unless the actor holds `perm`. `by=None` is never allowed: when the software acts (commands,
     tasks, imports), it acts as an explicit `system_user(...)`, so every audit event names who did it."""

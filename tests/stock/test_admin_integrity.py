@@ -333,12 +333,12 @@ def test_admin_buttons_are_the_workflow_tables_steps(client, checker, reviewer):
     shown = [name for name, _label in page.context["transitions"]]
     assert shown == ["publish", "return"]
     assert shown == [n for n, step in rumor_services.WORKFLOW.items() if rumor.status in step.sources and n != "expire"]
-    assert rumor_services.TRANSITIONS == {
+    assert {
         "draft": {"in_review"},
         "in_review": {"draft", "published"},
         "published": {"retracted", "expired"},
         "retracted": {"draft"},
         "expired": {"draft"},
-    }
+    } == rumor_services.TRANSITIONS
     refused = client.post(reverse("admin:debunk_rumor_transition", args=[rumor.pk, "expire"]), {})
     assert refused.status_code == 403  # not a button: the scheduler's step
