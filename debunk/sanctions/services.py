@@ -25,7 +25,7 @@ from debunk.api.models import Platform
 from debunk.core.audit import audit_record
 from debunk.core.roles import require_perm
 from debunk.corrections.deliveries import active_endpoint, backoff, lease_for, webhook_send
-from debunk.matching.models import Match, Post
+from debunk.matching.models import MATCHED_STATUSES, Post
 from debunk.sanctions.models import (
     FOUR_EYES,
     LADDER,
@@ -47,7 +47,6 @@ OFFENCES = (S.ACTIVE, S.EXPIRED, S.LIFTED)  # applied and not overturned: they c
 NOTICE_OPEN = (SanctionNotice.Status.PENDING, SanctionNotice.Status.RETRYING)
 TIME_LIMITED = (Measure.RESTRICTION, Measure.PM_SUSPENSION)
 DEFAULT_DAYS = 7  # a restriction or suspension reached by escalation from a warning
-MATCHED = (Match.Status.AUTO, Match.Status.CONFIRMED)
 
 
 def _require_reason(reason: str) -> str:
@@ -108,7 +107,7 @@ def _account_reach(*, rumor: Rumor, platform: Platform, author_hash: str, trace:
     if origins:
         return True, sum(dict(origins).values())  # one origin counted once even if first overall and per platform
     posts = Post.objects.filter(
-        platform=platform, author_hash=author_hash, matches__rumor=rumor, matches__status__in=MATCHED
+        platform=platform, author_hash=author_hash, matches__rumor=rumor, matches__status__in=MATCHED_STATUSES
     )
     reposts = Post.objects.filter(parent__in=posts.values("pk")).count()
     return False, max(reposts, _trace_amplifiers(trace).get(author_hash, 0))
@@ -241,7 +240,7 @@ def rumor_accounts(*, rumor: Rumor) -> list[tuple[Platform, str]]:
             if author:
                 seen.setdefault((platform_id, author), None)
     amplifiers = (
-        Post.objects.filter(matches__rumor=rumor, matches__status__in=MATCHED, reposts__isnull=False)
+        Post.objects.filter(matches__rumor=rumor, matches__status__in=MATCHED_STATUSES, reposts__isnull=False)
         .exclude(author_hash="")
         .values_list("platform_id", "author_hash")
         .distinct()
