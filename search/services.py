@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from debunk.stock.models import Rumor
 from debunk.stock.selectors import public_rumors
-from labels.models import Category
+from labels.selectors import category_subtree_ids
 from search.backends import BackendHit, SearchQuery, SearchUnavailable, get_backend
 from search.documents import live_documents, rumor_document
 
@@ -54,21 +54,6 @@ class SearchPage:
     @property
     def has_previous(self) -> bool:
         return self.page > 1
-
-
-def category_subtree_ids(category_id: int) -> tuple[int, ...]:
-    """The category and all its descendants (the tree is small: read it whole)."""
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    found, stack = [], [category_id]
-    while stack:
-        pk = stack.pop()
-        if pk in found:
-            continue
-        found.append(pk)
-        stack.extend(children.get(pk, []))
-    return tuple(found)
 
 
 def _day_start(day: date) -> datetime:
@@ -106,7 +91,7 @@ def search_rumors(
         return SearchPage([], 0, page, per_page)
     query = SearchQuery(
         text=q,
-        category_ids=category_subtree_ids(category) if category is not None else None,
+        category_ids=tuple(category_subtree_ids(category)) if category is not None else None,
         verdict=verdict or None,
         published_from=_day_start(date_from) if date_from else None,
         published_before=_day_start(date_to + timedelta(days=1)) if date_to else None,

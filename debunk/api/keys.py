@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
 from debunk.core.audit import audit_record
 from debunk.core.retention import purge_older_than
+from debunk.core.roles import require_perm
 
 KEY_PREFIX = "dbk"
 PREFIX_LENGTH = 8
@@ -55,12 +56,6 @@ def _cache_key(prefix: str) -> str:
     return f"debunk:api-key:{prefix}"
 
 
-def _require_perm(by: Any, perm: str) -> None:
-    # `by=None` is the software itself (management commands run by an operator on the server).
-    if by is not None and not by.has_perm(perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
-
-
 def _new_prefix() -> str:
     for _attempt in range(10):
         prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _i in range(PREFIX_LENGTH))
@@ -71,7 +66,7 @@ def _new_prefix() -> str:
 
 def api_key_create(*, platform: Platform, name: str, by: Any) -> tuple[ApiKey, str]:
     """Create a key for a platform; returns it with the raw key, which is not stored and cannot be shown again."""
-    _require_perm(by, "debunk.add_apikey")
+    require_perm(by, "debunk.add_apikey")
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the key a name.")})
@@ -94,7 +89,7 @@ def api_key_create(*, platform: Platform, name: str, by: Any) -> tuple[ApiKey, s
 def api_key_revoke(*, key: ApiKey, by: Any, reason: str = "") -> ApiKey:
     """Revoke a key (idempotent). It stops working at once in this process and, through the cache, everywhere
     within API_KEY_CACHE_SECONDS."""
-    _require_perm(by, "debunk.change_apikey")
+    require_perm(by, "debunk.change_apikey")
     if key.revoked_at is not None:
         return key
     key.revoked_at = timezone.now()

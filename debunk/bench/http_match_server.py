@@ -32,7 +32,7 @@ def load(directory: Path) -> dict:
 
     from debunk.api.keys import api_key_create
     from debunk.api.models import Platform
-    from debunk.core.roles import REVIEWER, system_user
+    from debunk.core.roles import REVIEWER, operator_user, system_user
     from debunk.matching.fingerprints import ALGORITHM
     from debunk.matching.models import Fingerprint, IndexChange
     from debunk.matching.serving import current_index, latest_version
@@ -53,7 +53,7 @@ def load(directory: Path) -> dict:
     with transaction.atomic():
         user = system_user("system-benchmark", REVIEWER)
         platform = Platform.objects.create(code="benchmark", name="Benchmark")
-        _key, raw = api_key_create(platform=platform, name="http benchmark", by=None)
+        _key, raw = api_key_create(platform=platform, name="http benchmark", by=operator_user())
         category = Category.objects.get(code="other")
         verdict = VerdictLabel.objects.get(code="false")
         # The database is new, so explicit ids 1..n are free and tie rumor, debunk and fingerprint together.

@@ -32,6 +32,11 @@ def diff(before: dict[str, Any], after: dict[str, Any], ignore: tuple[str, ...] 
     }
 
 
+def removal(obj: models.Model) -> dict[str, list]:
+    """The changes of a deleted record: every value it held, going to None."""
+    return {key: [value, None] for key, value in snapshot(obj).items() if value not in (None, "")}
+
+
 def audit_record(
     *, actor: Any, action: str, target: models.Model, changes: dict | None = None, reason: str = ""
 ) -> AuditEvent:

@@ -1,8 +1,13 @@
-"""The three roles, kept as groups whose permissions are synced after every migrate."""
+"""The three roles, kept as groups whose permissions are synced after every migrate, and the one permission
+check every service makes."""
+
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 FACT_CHECKER = "fact-checker"
 REVIEWER = "reviewer"
@@ -52,7 +57,7 @@ ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRA
 def roles_sync() -> None:
     """Create the role groups and set exactly their permissions (idempotent)."""
     for name, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
+        group, _created = Group.objects.get_or_create(name=name)
         query = Q(pk__in=[])
         for app_label, codename in perms:
             query |= Q(content_type__app_label=app_label, codename=codename)
@@ -70,3 +75,15 @@ def system_user(username: str, role: str) -> "object":
         roles_sync()
         user.groups.add(Group.objects.get(name=role))
     return user
+
+
+def operator_user() -> Any:
+    """The actor of an operator's management command run on the server (API keys, webhook endpoints)."""
+    return system_user("system-operator", ADMINISTRATOR)
+
+
+def require_perm(by: Any, perm: str) -> None:
+    """Refuse unless the actor holds `perm`. `by=None` is never allowed: when the software acts (commands,
+    tasks, imports), it acts as an explicit `system_user(...)`, so every audit event names who did it."""
+    if by is None or not by.has_perm(perm):
+        raise PermissionDenied(_("You do not have permission to do this."))

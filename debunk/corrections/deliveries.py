@@ -29,7 +29,7 @@ from debunk.api.models import Platform
 from debunk.core.audit import audit_record
 from debunk.core.outbox import enqueue
 from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
-from debunk.matching.models import Match
+from debunk.matching.models import MATCHED_STATUSES
 from debunk.public.cards import rumor_card
 from debunk.stock.models import Debunk, Rumor
 from debunk.webhooks.models import WebhookEndpoint
@@ -376,7 +376,6 @@ def corrections_summary(*, rumor_id: int | None = None, limit: int = 100) -> lis
     else:
         recent = Correction.objects.values("rumor_id").annotate(last=Max("created_at")).order_by("-last")[:limit]
         rumor_ids = [row["rumor_id"] for row in recent]
-    matched = [Match.Status.AUTO, Match.Status.CONFIRMED]
     rows: dict[tuple[int, int], dict[str, Any]] = {}
 
     def row(rumor: int, platform: int) -> dict[str, Any]:
@@ -388,7 +387,7 @@ def corrections_summary(*, rumor_id: int | None = None, limit: int = 100) -> lis
         )
 
     exposures = (
-        Exposure.objects.filter(post__matches__rumor_id__in=rumor_ids, post__matches__status__in=matched)
+        Exposure.objects.filter(post__matches__rumor_id__in=rumor_ids, post__matches__status__in=MATCHED_STATUSES)
         .values("post__matches__rumor_id", "platform_id")
         .annotate(exposures=Count("pk", distinct=True), exposed_users=Count("user_hash", distinct=True))
     )

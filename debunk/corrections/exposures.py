@@ -10,8 +10,8 @@ from django.utils import timezone
 from debunk.api.models import Platform
 from debunk.core.pseudonyms import pseudonym
 from debunk.corrections.models import Exposure, Interaction
-from debunk.corrections.services import MATCHED, fanout_schedule
-from debunk.matching.models import Match, Post
+from debunk.corrections.services import fanout_schedule
+from debunk.matching.models import MATCHED_STATUSES, Match, Post
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,9 @@ def exposures_record(*, platform: Platform, reports: list[ExposureReport]) -> in
         Exposure.objects.bulk_create(rows, ignore_conflicts=True)
         added = Exposure.objects.filter(platform=platform, platform_post_id__in=list(refs)).count() - before
         by_rumor: dict[int, set[int]] = defaultdict(set)
-        for rumor_id, post_id in Match.objects.filter(post_id__in=list(posts.values()), status__in=MATCHED).values_list(
-            "rumor_id", "post_id"
-        ):
+        for rumor_id, post_id in Match.objects.filter(
+            post_id__in=list(posts.values()), status__in=MATCHED_STATUSES
+        ).values_list("rumor_id", "post_id"):
             by_rumor[rumor_id].add(post_id)
         for rumor_id, post_ids in by_rumor.items():
             fanout_schedule(rumor_id=rumor_id, post_ids=sorted(post_ids))

@@ -20,11 +20,10 @@ from debunk.corrections.models import Correction, Exposure
 from debunk.matching.fingerprint import SHORT_TEXT
 from debunk.matching.fingerprints import decode
 from debunk.matching.matcher import Scored
-from debunk.matching.models import AllowListEntry, Fingerprint, Match
+from debunk.matching.models import MATCHED_STATUSES, AllowListEntry, Fingerprint, Match
 from debunk.matching.services import decide
 from debunk.stock.models import Rumor
 
-MATCHED = [Match.Status.AUTO, Match.Status.CONFIRMED]
 RECEIVED = [Correction.Status.DELIVERED, Correction.Status.ACKNOWLEDGED, Correction.Status.CLICKED]
 
 
@@ -64,7 +63,7 @@ def corrections_fanout(*, rumor_id: int, post_ids: list[int] | None = None) -> i
     rumor = Rumor.objects.live().filter(pk=rumor_id).first()
     if rumor is None:
         return 0
-    posts = Match.objects.filter(rumor_id=rumor_id, status__in=MATCHED)
+    posts = Match.objects.filter(rumor_id=rumor_id, status__in=MATCHED_STATUSES)
     if post_ids is not None:
         posts = posts.filter(post_id__in=post_ids)
     exposed = (

@@ -171,6 +171,11 @@ class Match(models.Model):
         return f"{self.post_id} → {self.rumor_id} ({self.status})"
 
 
+# The one definition of a post that carries a rumor: matched automatically or confirmed by a fact-checker
+# (not a suspicion still waiting, nor a rejected one). Corrections, exposures, tracing and sanctions count these.
+MATCHED_STATUSES: tuple[str, ...] = (Match.Status.AUTO, Match.Status.CONFIRMED)
+
+
 class AllowListEntry(models.Model):
     """A text that fact-checkers judged not to carry a rumor: the same normalised text stops matching it."""
 

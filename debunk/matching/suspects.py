@@ -10,13 +10,14 @@ so rejecting needs no index bump; confirming bumps it through `variant_add`.
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from debunk.core.audit import audit_record
 from debunk.core.models import AuditEvent
+from debunk.core.roles import require_perm
 from debunk.matching.fingerprint import exact_hash
 from debunk.matching.models import AllowListEntry, Fingerprint, Match
 from debunk.matching.normalize import normalize
@@ -29,11 +30,6 @@ DECIDE_PERM = "debunk.review_rumor"  # a decision changes what matches: reviewer
 def text_hash(text: str) -> str:
     """The exact hash of a text's normalised form: what allow-list entries and fingerprints compare."""
     return exact_hash(normalize(text).text)
-
-
-def _require_perm(user: Any, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
 
 
 def _check_suspected(match: Match) -> None:
@@ -88,8 +84,8 @@ def _copy_decision(source: Match, target: Match) -> None:
 
 def match_confirm(*, match: Match, by: Any) -> RumorVariant | None:
     """The post carries the rumor: add its text as a variant (None when the rumor already has that text)."""
-    _require_perm(by, DECIDE_PERM)
-    _require_perm(by, "debunk.add_rumorvariant")
+    require_perm(by, DECIDE_PERM)
+    require_perm(by, "debunk.add_rumorvariant")
     _check_suspected(match)
     text = match.post.text.strip()
     digest = text_hash(text)
@@ -114,7 +110,7 @@ def match_confirm(*, match: Match, by: Any) -> RumorVariant | None:
 
 def match_reject(*, match: Match, by: Any, reason: str = "") -> AllowListEntry:
     """The post does not carry the rumor: allow-list its normalised text for that rumor."""
-    _require_perm(by, DECIDE_PERM)
+    require_perm(by, DECIDE_PERM)
     _check_suspected(match)
     text = match.post.text
     digest = text_hash(text)
@@ -162,7 +158,7 @@ def _allow_list_delete(entry: AllowListEntry, *, by: Any, reason: str = "") -> N
 
 def allow_list_remove(*, entry: AllowListEntry, by: Any, reason: str = "") -> None:
     """Undo an allow-listing: the text matches the rumor again (its rejected matches stay as decided)."""
-    _require_perm(by, "debunk.delete_allowlistentry")
+    require_perm(by, "debunk.delete_allowlistentry")
     with transaction.atomic():
         _allow_list_delete(entry, by=by, reason=reason)
 

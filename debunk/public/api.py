@@ -17,7 +17,6 @@ from debunk.api.views import ERROR_RESPONSES, ApiCursorPagination, ErrorSerializ
 from debunk.public.cards import claim_review, rumor_card
 from debunk.stock import selectors
 from debunk.stock.models import Rumor
-from labels.models import Category
 from search.services import search_cards
 
 MAX_QUERY = 200
@@ -97,9 +96,6 @@ class RumorFilter(serializers.Serializer):
         except (OverflowError, ValueError) as exc:
             raise serializers.ValidationError({"updated_since": ["Date-time out of range."]}) from exc
 
-    def validate_category(self, code: str) -> Category | None:
-        return Category.objects.filter(code=code).first()  # an unknown code matches nothing
-
 
 class SyncPagination(ApiCursorPagination):
     ordering = ("updated_at", "id")  # oldest change first: a syncing platform resumes from its last cursor
@@ -140,19 +136,12 @@ class RumorOut(serializers.ModelSerializer):
 class _SyncList(LoggedListAPIView):
     pagination_class = SyncPagination
 
+    published_only = False
+
     def get_queryset(self) -> QuerySet[Rumor]:
         filters = RumorFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        data = filters.validated_data
-        queryset = selectors.library_rumors(updated_since=data.get("updated_since"))
-        if "category" in data:
-            category = data["category"]
-            queryset = queryset.filter(
-                category_id__in=selectors.category_with_descendants(category) if category else []
-            )
-        if verdict := data.get("verdict"):
-            queryset = queryset.filter(verdict__code=verdict)
-        return queryset.prefetch_related("variants", "sources")
+        return selectors.library_rumors(**filters.validated_data, published_only=self.published_only)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().list(request, *args, **kwargs)
@@ -191,9 +180,7 @@ class ClaimReviewFeedView(_SyncList):
     """The same rumors as `/rumors`, each as a schema.org ClaimReview."""
 
     serializer_class = ClaimReviewOut
-
-    def get_queryset(self) -> QuerySet[Rumor]:
-        return super().get_queryset().filter(status=Rumor.Status.PUBLISHED)
+    published_only = True
 
     @extend_schema(
         summary="The sample library as a ClaimReview JSON feed",

@@ -12,7 +12,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -25,8 +24,7 @@ from debunk.api.models import Platform
 from debunk.core.admin_bulk import apply_each, error_text
 from debunk.core.admin_lookups import rumor_or_hash_search
 from debunk.core.admin_readonly import AddThenReadOnlyMixin, ReadOnlyAdmin
-from debunk.core.audit import audit_record, diff, snapshot
-from debunk.sanctions import reports
+from debunk.sanctions import reports, rules
 from debunk.sanctions import services as svc
 from debunk.sanctions.models import (
     BannedIdentity,
@@ -67,24 +65,13 @@ class SanctionRuleAdmin(admin.ModelAdmin):
     ]
 
     def save_model(self, request: HttpRequest, obj: SanctionRule, form: forms.ModelForm, change: bool) -> None:
-        before = snapshot(SanctionRule.objects.get(pk=obj.pk)) if change else {}
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            audit_record(
-                actor=request.user,
-                action="sanction.rule.change" if change else "sanction.rule.add",
-                target=obj,
-                changes=diff(before, snapshot(obj)),
-            )
+        rules.rule_save(rule=obj, by=request.user)
 
     def delete_model(self, request: HttpRequest, obj: SanctionRule) -> None:
-        with transaction.atomic():
-            audit_record(actor=request.user, action="sanction.rule.delete", target=obj, changes=snapshot(obj))
-            super().delete_model(request, obj)
+        rules.rule_delete(rule=obj, by=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for rule in queryset:
-            self.delete_model(request, rule)
+        apply_each(self, request, list(queryset), lambda rule: self.delete_model(request, rule))
 
 
 class OrganizationMemberInline(admin.TabularInline):

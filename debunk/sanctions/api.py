@@ -27,10 +27,10 @@ from debunk.corrections.api import MAX_ID, FeedPagination
 from debunk.matching.api import BAD_INPUT
 from debunk.sanctions.blacklist import MAX_HASHES, identities_check, identities_link, is_identity_hash
 from debunk.sanctions.models import Measure, Sanction
+from debunk.sanctions.selectors import PLATFORM_VISIBLE, platform_sanction, platform_sanctions
 from debunk.sanctions.services import sanction_appeal_submit, sanction_item
 
-S = Sanction.Status
-DECISIONS = [S.ACTIVE, S.EXPIRED, S.LIFTED, S.OVERTURNED]
+DECISIONS = list(PLATFORM_VISIBLE)
 HASH_PATTERN = r"^[0-9a-fA-F]{64}$"
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such sanction of your accounts.")}
 
@@ -59,11 +59,7 @@ def _own_sanction(request: Request, sanction_id: str) -> Sanction:
     """The calling platform's decision with this id; anything else (another platform's, a mere
     recommendation, a malformed id) is the same 404."""
     valid = sanction_id.isascii() and sanction_id.isdecimal() and len(sanction_id) < 19
-    sanction = (
-        Sanction.objects.filter(pk=int(sanction_id), platform_id=request.auth.platform_id, status__in=DECISIONS).first()
-        if valid
-        else None
-    )
+    sanction = platform_sanction(platform_id=request.auth.platform_id, sanction_id=int(sanction_id)) if valid else None
     if sanction is None:
         raise NotFound("No such sanction.")
     return sanction
@@ -78,10 +74,9 @@ class SanctionListView(LoggedListAPIView):
     def get_queryset(self) -> Any:
         filters = SanctionFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = Sanction.objects.filter(platform_id=self.request.auth.platform_id, status__in=DECISIONS)
-        if status := filters.validated_data.get("status"):
-            queryset = queryset.filter(status=status)
-        return queryset
+        return platform_sanctions(
+            platform_id=self.request.auth.platform_id, status=filters.validated_data.get("status")
+        )
 
     @extend_schema(
         summary="Sanctions of your accounts, oldest first",

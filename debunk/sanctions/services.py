@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from debunk.api.models import Platform
 from debunk.core.audit import audit_record
 from debunk.core.outbox import enqueue
-from debunk.matching.models import Match, Post
+from debunk.core.roles import require_perm
+from debunk.matching.models import MATCHED_STATUSES, Post
 from debunk.sanctions.models import (
     FOUR_EYES,
     LADDER,
@@ -46,12 +47,6 @@ OFFENCES = (S.ACTIVE, S.EXPIRED, S.LIFTED)  # applied and not overturned: they c
 NOTICE_OPEN = (SanctionNotice.Status.PENDING, SanctionNotice.Status.RETRYING)
 TIME_LIMITED = (Measure.RESTRICTION, Measure.PM_SUSPENSION)
 DEFAULT_DAYS = 7  # a restriction or suspension reached by escalation from a warning
-MATCHED = (Match.Status.AUTO, Match.Status.CONFIRMED)
-
-
-def _require_perm(user: Any, perm: str) -> None:
-    if user is None or not user.has_perm(perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
 
 
 def _require_reason(reason: str) -> str:
@@ -112,7 +107,7 @@ def _account_reach(*, rumor: Rumor, platform: Platform, author_hash: str, trace:
     if origins:
         return True, sum(dict(origins).values())  # one origin counted once even if first overall and per platform
     posts = Post.objects.filter(
-        platform=platform, author_hash=author_hash, matches__rumor=rumor, matches__status__in=MATCHED
+        platform=platform, author_hash=author_hash, matches__rumor=rumor, matches__status__in=MATCHED_STATUSES
     )
     reposts = Post.objects.filter(parent__in=posts.values("pk")).count()
     return False, max(reposts, _trace_amplifiers(trace).get(author_hash, 0))
@@ -200,7 +195,7 @@ def rules_evaluate(*, rules: list[SanctionRule], figures: Figures) -> Outcome:
 def sanction_recommend(*, rumor: Rumor, platform: Platform, author_hash: str, by: Any) -> Sanction:
     """Recommend a measure for one account's part in one rumor. An open recommendation of the same account and
     rumor is returned as it is (recommending twice creates nothing)."""
-    _require_perm(by, "debunk.recommend_sanction")
+    require_perm(by, "debunk.recommend_sanction")
     author_hash = (author_hash or "").strip().lower()
     if not author_hash:
         raise ValidationError({"author_hash": _("An account is needed.")})
@@ -245,7 +240,7 @@ def rumor_accounts(*, rumor: Rumor) -> list[tuple[Platform, str]]:
             if author:
                 seen.setdefault((platform_id, author), None)
     amplifiers = (
-        Post.objects.filter(matches__rumor=rumor, matches__status__in=MATCHED, reposts__isnull=False)
+        Post.objects.filter(matches__rumor=rumor, matches__status__in=MATCHED_STATUSES, reposts__isnull=False)
         .exclude(author_hash="")
         .values_list("platform_id", "author_hash")
         .distinct()
@@ -262,7 +257,7 @@ def rumor_accounts(*, rumor: Rumor) -> list[tuple[Platform, str]]:
 
 def sanctions_recommend_for_rumor(*, rumor: Rumor, by: Any) -> list[Sanction]:
     """A recommendation for each first poster and amplifier of the rumor."""
-    _require_perm(by, "debunk.recommend_sanction")
+    require_perm(by, "debunk.recommend_sanction")
     return [
         sanction_recommend(rumor=rumor, platform=platform, author_hash=author, by=by)
         for platform, author in rumor_accounts(rumor=rumor)
@@ -291,7 +286,7 @@ def sanction_apply(
     """A reviewer applies a recommendation, as recommended or with another measure or duration (`days=-1`:
     keep). Warnings, restrictions and message suspensions take effect now; the heavier measures wait for a
     second reviewer."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     if sanction.status != S.RECOMMENDED:
         raise ValidationError(_("Only a recommendation can be applied."), code="illegal_transition")
     before = {"measure": sanction.measure, "days": sanction.days, "status": sanction.status}
@@ -325,7 +320,7 @@ def sanction_apply(
 
 def sanction_approve(*, sanction: Sanction, by: Any) -> Sanction:
     """The second reviewer of a closure, blacklist or registration ban (four-eyes)."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     if sanction.status != S.PENDING_APPROVAL:
         raise ValidationError(_("This sanction is not awaiting approval."), code="illegal_transition")
     if by.pk == sanction.applied_by_id:
@@ -343,7 +338,7 @@ def sanction_approve(*, sanction: Sanction, by: Any) -> Sanction:
 
 def sanction_dismiss(*, sanction: Sanction, by: Any, reason: str) -> Sanction:
     """A reviewer decides against a recommendation (or a second reviewer refuses an application)."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     if sanction.status not in OPEN:
         raise ValidationError(_("Only an open recommendation can be dismissed."), code="illegal_transition")
     if sanction.status == S.PENDING_APPROVAL and by.pk == sanction.applied_by_id:
@@ -364,7 +359,7 @@ def sanction_dismiss(*, sanction: Sanction, by: Any, reason: str) -> Sanction:
 
 def sanction_lift(*, sanction: Sanction, by: Any, reason: str) -> Sanction:
     """End an active measure early, saying why."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     reason = _require_reason(reason)
     if sanction.status != S.ACTIVE:
         raise ValidationError(_("Only an active sanction can be lifted."), code="illegal_transition")
@@ -398,7 +393,7 @@ def sanctions_expire(*, now: datetime | None = None) -> int:
 
 def sanction_mark_typical(*, sanction: Sanction, by: Any, typical: bool, summary: str = "") -> Sanction:
     """Choose (or drop) a sanction as a typical case for the public reports, with a summary fit to publish."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     if typical and sanction.status not in OFFENCES:
         raise ValidationError(_("Only an applied sanction can be a typical case."), code="not_applied")
     before = [sanction.typical_case, sanction.case_summary]
@@ -444,7 +439,7 @@ def sanction_appeal_submit(*, sanction: Sanction, platform: Platform, text: str)
 
 def sanction_appeal_decide(*, sanction: Sanction, by: Any, uphold: bool, reason: str) -> Sanction:
     """A reviewer who neither applied nor approved the sanction upholds or overturns it."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     reason = _require_reason(reason)
     if sanction.appeal != Sanction.Appeal.PENDING:
         raise ValidationError(_("No appeal is pending."), code="no_appeal")
@@ -490,7 +485,7 @@ def organization_sanction(
 ) -> list[Sanction]:
     """A joint measure: one sanction per member account, each applied by `by` (and awaiting a second reviewer
     for the heavy measures, as any other)."""
-    _require_perm(by, "debunk.apply_sanction")
+    require_perm(by, "debunk.apply_sanction")
     reason = _require_reason(reason)
     _validate_measure(measure, days)
     made = []

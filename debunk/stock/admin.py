@@ -1,14 +1,18 @@
 """The fact-checkers' admin: the rumor stock, its workflow buttons and the review queue.
 
-Every write goes through debunk.services, so the admin, the commands and the API obey the same rules.
+Every write goes through the stock services (rumors, debunks, attachments), so the admin, the commands and the
+API obey the same rules and leave the same audit events: the change forms, every inline row's add, change and
+delete, the delete view and the changelist's "delete selected".
 """
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from debunk.core.audit import audit_record, diff, snapshot
+from debunk.core.admin_bulk import apply_each, error_text
 from debunk.stock import attachments as attachment_services
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
@@ -26,49 +30,19 @@ from debunk.stock.forms import AttachmentForm, TransitionForm, VariantForm
 from debunk.stock.models import Attachment, Debunk, DebunkSource, ReviewItem, Rumor, RumorSource, RumorVariant
 from debunk.stock.selectors import review_queue
 
-TRANSITIONS: dict[str, dict[str, Any]] = {
-    "submit": {
-        "label": _("Submit for review"),
-        "service": rumor_services.rumor_submit,
-        "reason": False,
-        "from": {Rumor.Status.DRAFT},
-        "perm": "debunk.submit_rumor",
-    },
-    "publish": {
-        "label": _("Publish"),
-        "service": rumor_services.rumor_publish,
-        "reason": False,
-        "from": {Rumor.Status.IN_REVIEW},
-        "perm": "debunk.review_rumor",
-    },
-    "return": {
-        "label": _("Return to draft"),
-        "service": rumor_services.rumor_return,
-        "reason": True,
-        "from": {Rumor.Status.IN_REVIEW},
-        "perm": "debunk.review_rumor",
-    },
-    "retract": {
-        "label": _("Retract"),
-        "service": rumor_services.rumor_retract,
-        "reason": True,
-        "from": {Rumor.Status.PUBLISHED},
-        "perm": "debunk.review_rumor",
-    },
-    "reopen": {
-        "label": _("Reopen as draft"),
-        "service": rumor_services.rumor_reopen,
-        "reason": False,
-        "from": {Rumor.Status.RETRACTED, Rumor.Status.EXPIRED},
-        "perm": "debunk.review_rumor",
-    },
+# The admin's buttons and bulk actions: labels only; what each step does, from where and who may make it is
+# rumor_services.WORKFLOW (expiry is the scheduler's, not a button).
+STEP_LABELS: dict[str, Any] = {
+    "submit": _("Submit for review"),
+    "publish": _("Publish"),
+    "return": _("Return to draft"),
+    "retract": _("Retract"),
+    "reopen": _("Reopen as draft"),
 }
 
 
 def run_transition(name: str, rumor: Rumor, user: Any, reason: str = "") -> None:
-    spec = TRANSITIONS[name]
-    kwargs = {"reason": reason} if spec["reason"] else {}
-    spec["service"](rumor=rumor, by=user, **kwargs)
+    rumor_services.rumor_step(name=name, rumor=rumor, by=user, reason=reason)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -102,17 +76,45 @@ class SourceInline(admin.TabularInline):
     formfield_overrides = HTTPS_URLS
 
 
+class DebunkFormSet(BaseInlineFormSet):
+    """Refuses, as a form error, deleting the last debunk of a rumor that has been published."""
+
+    def clean(self) -> None:
+        super().clean()
+        deleted = [form.instance.pk for form in self.deleted_forms if form.instance.pk]
+        if deleted and self.instance.pk:
+            debunk_services.debunks_check_removable(rumor=self.instance, debunk_ids=deleted)
+
+
 class DebunkInline(admin.StackedInline):
     model = Debunk
+    formset = DebunkFormSet
     extra = 0
     fields = ["title", "summary", "body", "language", "published_at"]
     readonly_fields = ["published_at"]
     show_change_link = True
 
 
+class AttachmentFormSet(BaseInlineFormSet):
+    """Refuses, as a form error, deleting evidence of a rumor that has been published."""
+
+    def clean(self) -> None:
+        super().clean()
+        errors = []
+        for form in self.deleted_forms:
+            if form.instance.pk:
+                try:
+                    attachment_services.attachment_check_removable(form.instance)
+                except ValidationError as exc:
+                    errors.extend(f"{form.instance}: {message}" for message in exc.messages)
+        if errors:
+            raise ValidationError(errors)
+
+
 class AttachmentInline(admin.TabularInline):
     model = Attachment
     form = AttachmentForm
+    formset = AttachmentFormSet
     extra = 0
     fields = ["file", "role", "caption", "thumb", "kind", "size", "sha256"]
     readonly_fields = ["thumb", "kind", "size", "sha256"]
@@ -125,6 +127,28 @@ class AttachmentInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # evidence is immutable once stored: add a new one instead
+
+
+class ServiceRefusalsAsMessages:
+    """A service that refuses a write the forms did not foresee rolls the whole admin save (or delete) back and
+    says why, instead of a 500 or a half-written record."""
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
+    ):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:  # raised inside the view's transaction: nothing was written
+            self.message_user(request, error_text(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
 
 
 def verdict_badge(rumor: Rumor) -> str:
@@ -166,7 +190,7 @@ class RumorAdminBase(SimpleHistoryAdmin):
         if done:
             self.message_user(
                 request,
-                _("%(action)s: %(n)d rumor(s).") % {"action": TRANSITIONS[name]["label"], "n": done},
+                _("%(action)s: %(n)d rumor(s).") % {"action": STEP_LABELS[name], "n": done},
                 messages.SUCCESS,
             )
         for failure in failed:
@@ -182,7 +206,7 @@ class RumorAdminBase(SimpleHistoryAdmin):
             "admin/debunk/transition.html",
             {
                 **self.admin_site.each_context(request),
-                "title": TRANSITIONS[name]["label"],
+                "title": STEP_LABELS[name],
                 "form": form,
                 "rumors": queryset,
                 "action_name": f"{name}_selected",
@@ -218,7 +242,7 @@ class RumorAdminBase(SimpleHistoryAdmin):
 
 
 @admin.register(Rumor)
-class RumorAdmin(RumorAdminBase):
+class RumorAdmin(ServiceRefusalsAsMessages, RumorAdminBase):
     change_form_template = "admin/debunk/rumor/change_form.html"
     list_display = ["claim_short", "verdict_display", "category", "status", "severity", "deadline", "updated_at"]
     list_filter = ["status", OverdueFilter, "category", "verdict", "origin_platform", "severity"]
@@ -289,23 +313,36 @@ class RumorAdmin(RumorAdminBase):
         obj.refresh_from_db()
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Each inline row's add, change or delete goes through its service (rules, audit, index updates)."""
         user = request.user
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
             if isinstance(obj, RumorVariant):
                 rumor_services.variant_remove(variant=obj, by=user)
+            elif isinstance(obj, RumorSource):
+                rumor_services.source_remove(source=obj, by=user)
+            elif isinstance(obj, Debunk):
+                debunk_services.debunk_delete(debunk=obj, by=user)
+            elif isinstance(obj, Attachment):
+                attachment_services.attachment_remove(attachment=obj, by=user)
             else:
-                audit_record(actor=user, action=f"{obj._meta.model_name}.delete", target=obj)
-                obj.delete()
+                raise TypeError(f"no service deletes {type(obj).__name__}")
         for obj in instances:
             if isinstance(obj, RumorVariant):
                 if obj.pk is None:
                     rumor_services.variant_add(rumor=obj.rumor, by=user, text=obj.text)
                 else:
                     rumor_services.variant_update(variant=obj, by=user, text=obj.text)
+            elif isinstance(obj, RumorSource):
+                if obj.pk is None:
+                    rumor_services.source_add(
+                        rumor=obj.rumor, by=user, url=obj.url, title=obj.title, seen_at=obj.seen_at
+                    )
+                else:
+                    rumor_services.source_update(source=obj, by=user, url=obj.url, title=obj.title, seen_at=obj.seen_at)
             elif isinstance(obj, Debunk):
                 debunk_services.debunk_save(debunk=obj, by=user)
-            elif isinstance(obj, Attachment):
+            elif isinstance(obj, Attachment) and obj.pk is None:
                 sub = next(f for f in formset.forms if f.instance is obj)
                 attachment_services.attachment_add(
                     rumor=obj.rumor,
@@ -316,15 +353,8 @@ class RumorAdmin(RumorAdminBase):
                     caption=obj.caption,
                     checked=sub.checked,
                 )
-            elif isinstance(obj, RumorSource) and obj.pk is None:
-                rumor_services.source_add(rumor=obj.rumor, by=user, url=obj.url, title=obj.title, seen_at=obj.seen_at)
             else:
-                before = snapshot(type(obj).objects.get(pk=obj.pk))
-                obj.save()
-                audit_record(
-                    actor=user, action=f"{obj._meta.model_name}.update", target=obj, changes=diff(before, snapshot(obj))
-                )
-        formset.save_m2m()
+                raise TypeError(f"no service saves {type(obj).__name__}")
 
     def get_urls(self) -> list:
         info = self.opts.app_label, self.opts.model_name
@@ -338,9 +368,9 @@ class RumorAdmin(RumorAdminBase):
 
     def available_transitions(self, request: HttpRequest, rumor: Rumor) -> list[tuple[str, Any]]:
         return [
-            (name, spec["label"])
-            for name, spec in TRANSITIONS.items()
-            if rumor.status in spec["from"] and request.user.has_perm(spec["perm"])
+            (name, STEP_LABELS[name])
+            for name in rumor_services.steps_available(rumor=rumor, by=request.user)
+            if name in STEP_LABELS
         ]
 
     def render_change_form(
@@ -357,10 +387,12 @@ class RumorAdmin(RumorAdminBase):
 
     def transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
         rumor = get_object_or_404(Rumor, pk=object_id)
-        if name not in TRANSITIONS or not request.user.has_perm(TRANSITIONS[name]["perm"]):
+        if name not in STEP_LABELS or not request.user.has_perm(rumor_services.WORKFLOW[name].perm):
             raise PermissionDenied
-        spec = TRANSITIONS[name]
-        form = TransitionForm(request.POST if request.method == "POST" else None, reason_required=spec["reason"])
+        label = STEP_LABELS[name]
+        form = TransitionForm(
+            request.POST if request.method == "POST" else None, reason_required=rumor_services.WORKFLOW[name].reason
+        )
         errors: list[str] = []
         if request.method == "POST" and form.is_valid():
             try:
@@ -368,14 +400,14 @@ class RumorAdmin(RumorAdminBase):
             except (ValidationError, PermissionDenied) as exc:
                 errors = list(getattr(exc, "messages", [str(exc) or _("Not allowed.")]))
             else:
-                self.message_user(request, _("%(action)s: done.") % {"action": spec["label"]}, messages.SUCCESS)
+                self.message_user(request, _("%(action)s: done.") % {"action": label}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:debunk_rumor_change", args=[rumor.pk]))
         return TemplateResponse(
             request,
             "admin/debunk/transition.html",
             {
                 **self.admin_site.each_context(request),
-                "title": spec["label"],
+                "title": label,
                 "form": form,
                 "rumors": [rumor],
                 "errors": errors,
@@ -432,20 +464,50 @@ class ReviewQueueAdmin(RumorAdminBase):
         return request.user.has_perm("debunk.view_rumor")
 
 
+def delete_selected_through_services(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
+    """The changelist's "delete selected": Django's confirmation page, then each row through the admin's
+    delete_model (a service), a refused row getting its own message."""
+    if not request.POST.get("post"):
+        return delete_selected(model_admin, request, queryset)
+    _objects, _counts, perms_needed, protected = model_admin.get_deleted_objects(queryset, request)
+    if perms_needed or protected:
+        return delete_selected(model_admin, request, queryset)  # Django's page saying what stops it
+    done = apply_each(model_admin, request, list(queryset), lambda obj: model_admin.delete_model(request, obj))
+    if done:
+        model_admin.message_user(
+            request, _("Deleted %(n)d %(items)s.") % {"n": done, "items": model_admin.opts.verbose_name_plural}
+        )
+    return None
+
+
+delete_selected_through_services.allowed_permissions = ("delete",)
+delete_selected_through_services.short_description = delete_selected.short_description
+
+
+class DebunkSourceInline(admin.TabularInline):
+    model = DebunkSource
+    extra = 0
+    formfield_overrides = HTTPS_URLS
+
+
 @admin.register(Debunk)
-class DebunkAdmin(SimpleHistoryAdmin):
+class DebunkAdmin(ServiceRefusalsAsMessages, SimpleHistoryAdmin):
     list_display = ["title", "rumor", "language", "published_at"]
     list_filter = ["language", "rumor__category", "rumor__verdict"]
     search_fields = ["title", "summary", "body", "rumor__claim"]
     list_select_related = ["rumor"]
     readonly_fields = ["rumor", "published_at"]
+    inlines = [DebunkSourceInline]
 
-    class SourceInline(admin.TabularInline):
-        model = DebunkSource
-        extra = 0
-        formfield_overrides = HTTPS_URLS
-
-    inlines = [SourceInline]
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = (
+                delete_selected_through_services,
+                "delete_selected",
+                delete_selected.short_description,
+            )
+        return actions
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # debunks are added from their rumor's page
@@ -453,13 +515,18 @@ class DebunkAdmin(SimpleHistoryAdmin):
     def save_model(self, request: HttpRequest, obj: Debunk, form: Any, change: bool) -> None:
         debunk_services.debunk_save(debunk=obj, by=request.user)
 
+    def delete_model(self, request: HttpRequest, obj: Debunk) -> None:
+        debunk_services.debunk_delete(debunk=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        apply_each(self, request, list(queryset), lambda obj: self.delete_model(request, obj))
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        instances = formset.save(commit=False)  # lists the deleted rows too, without deleting them
         for obj in formset.deleted_objects:
-            audit_record(actor=request.user, action="debunk_source.delete", target=obj)
-            obj.delete()
-        for obj in formset.save(commit=False):
+            debunk_services.debunk_source_remove(source=obj, by=request.user)
+        for obj in instances:
             if obj.pk is None:
                 debunk_services.debunk_source_add(debunk=obj.debunk, by=request.user, title=obj.title, url=obj.url)
             else:
-                obj.save()
-                audit_record(actor=request.user, action="debunk_source.update", target=obj)
+                debunk_services.debunk_source_update(source=obj, by=request.user, title=obj.title, url=obj.url)

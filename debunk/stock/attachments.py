@@ -3,6 +3,9 @@
 Images must decode with Pillow within size and pixel limits (decompression bombs are refused); they are
 re-encoded without EXIF (which can carry GPS positions) and get a thumbnail. Documents must be PDF or
 UTF-8 text. Every stored file keeps its SHA-256, and the upload's own hash is kept too.
+
+Stored attachments are immutable. Evidence of a rumor that has been published is never deleted (it backs a
+public verdict): a better piece is added beside it. Other attachments can be removed, with an audit event.
 """
 
 import hashlib
@@ -13,13 +16,14 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from debunk.core.audit import audit_record
+from debunk.core.audit import audit_record, removal
+from debunk.core.roles import require_perm
 from debunk.stock.models import Attachment, Rumor
 
 IMAGE_FORMATS = {
@@ -131,8 +135,7 @@ def attachment_add(
     checked: CheckedUpload | None = None,
 ) -> Attachment:
     """Store a checked upload against a rumor (pass `checked` when a form has already validated it)."""
-    if not by.has_perm("debunk.add_attachment"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    require_perm(by, "debunk.add_attachment")
     checked = checked or check_upload(upload, name)
     sha256 = hashlib.sha256(checked.content).hexdigest()
     attachment = Attachment(
@@ -168,3 +171,27 @@ def attachment_add(
             attachment.thumbnail.delete(save=False)
         raise
     return attachment
+
+
+def attachment_check_removable(attachment: Attachment) -> None:
+    """Refuse deleting evidence of a rumor that has been published (even if since retracted or expired)."""
+    rumor = attachment.rumor
+    published = rumor.published_at is not None or rumor.status == Rumor.Status.PUBLISHED
+    if published and attachment.role == Attachment.Role.EVIDENCE:
+        raise ValidationError(
+            _("Evidence of a published rumor is never deleted: add the new evidence beside it."),
+            code="published_evidence",
+        )
+
+
+def attachment_remove(*, attachment: Attachment, by: Any) -> None:
+    """Delete an attachment that is not published evidence; its files go once the deletion has committed."""
+    require_perm(by, "debunk.delete_attachment")
+    attachment_check_removable(attachment)
+    files = [f for f in (attachment.file, attachment.thumbnail) if f]
+    with transaction.atomic():
+        audit_record(actor=by, action="attachment.remove", target=attachment, changes=removal(attachment))
+        attachment.delete()
+        for stored in files:
+            if not Attachment.objects.filter(models.Q(file=stored.name) | models.Q(thumbnail=stored.name)).exists():
+                transaction.on_commit(lambda f=stored: f.storage.delete(f.name), robust=True)

@@ -4,6 +4,7 @@ Each function validates first, then writes inside one transaction and records an
 refused action leaves nothing behind.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,18 +13,37 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from debunk.core.audit import audit_record, diff, snapshot
+from debunk.core.audit import audit_record, diff, removal, snapshot
+from debunk.core.roles import require_perm
 from debunk.corrections import services as corrections
 from debunk.matching.fingerprints import index_bump, rumor_fingerprints_sync, variant_fingerprint_sync
 from debunk.stock.models import Rumor, RumorSource, RumorVariant
 
 S = Rumor.Status
+REVIEW = "debunk.review_rumor"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named move of the workflow: from which statuses to which, who may make it, whether it needs a reason."""
+
+    sources: frozenset[str]
+    target: str
+    perm: str
+    reason: bool = False
+
+
+# The one workflow table: the services check it, the admin shows its buttons and bulk actions from it.
+WORKFLOW: dict[str, Step] = {
+    "submit": Step(frozenset({S.DRAFT}), S.IN_REVIEW, "debunk.submit_rumor"),
+    "publish": Step(frozenset({S.IN_REVIEW}), S.PUBLISHED, REVIEW),
+    "return": Step(frozenset({S.IN_REVIEW}), S.DRAFT, REVIEW, reason=True),
+    "retract": Step(frozenset({S.PUBLISHED}), S.RETRACTED, REVIEW, reason=True),
+    "expire": Step(frozenset({S.PUBLISHED}), S.EXPIRED, REVIEW),
+    "reopen": Step(frozenset({S.RETRACTED, S.EXPIRED}), S.DRAFT, REVIEW),
+}
 TRANSITIONS: dict[str, set[str]] = {
-    S.DRAFT: {S.IN_REVIEW},
-    S.IN_REVIEW: {S.DRAFT, S.PUBLISHED},
-    S.PUBLISHED: {S.RETRACTED, S.EXPIRED},
-    S.RETRACTED: {S.DRAFT},
-    S.EXPIRED: {S.DRAFT},
+    status: {step.target for step in WORKFLOW.values() if status in step.sources} for status in S
 }
 RUMOR_FIELDS = [
     "claim",
@@ -38,18 +58,16 @@ RUMOR_FIELDS = [
 ]
 
 
-def _require_perm(user: Any, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
-
-
-def _check_transition(rumor: Rumor, target: str) -> None:
-    if target not in TRANSITIONS.get(rumor.status, set()):
+def _check_step(rumor: Rumor, by: Any, name: str) -> Step:
+    step = WORKFLOW[name]
+    require_perm(by, step.perm)
+    if rumor.status not in step.sources:
         raise ValidationError(
             _("A rumor cannot go from “%(current)s” to “%(target)s”.")
-            % {"current": S(rumor.status).label, "target": S(target).label},
+            % {"current": S(rumor.status).label, "target": S(step.target).label},
             code="illegal_transition",
         )
+    return step
 
 
 def _clean_and_save(rumor: Rumor) -> None:
@@ -60,7 +78,7 @@ def _clean_and_save(rumor: Rumor) -> None:
 
 def rumor_create(*, by: Any, claim: str, category: Any, verdict: Any, **fields: Any) -> Rumor:
     """Create a draft rumor; fields are those of RUMOR_FIELDS."""
-    _require_perm(by, "debunk.add_rumor")
+    require_perm(by, "debunk.add_rumor")
     unknown = set(fields) - set(RUMOR_FIELDS)
     if unknown:
         raise TypeError(f"unknown rumor fields: {sorted(unknown)}")
@@ -75,11 +93,11 @@ def rumor_create(*, by: Any, claim: str, category: Any, verdict: Any, **fields: 
 
 def rumor_update(*, rumor: Rumor, by: Any, **fields: Any) -> Rumor:
     """Change a rumor's fields. Published rumors need a reviewer; retracted or expired ones must be reopened."""
-    _require_perm(by, "debunk.change_rumor")
+    require_perm(by, "debunk.change_rumor")
     if rumor.status in {S.RETRACTED, S.EXPIRED}:
         raise ValidationError(_("Reopen a retracted or expired rumor before editing it."), code="not_editable")
     if rumor.status == S.PUBLISHED:
-        _require_perm(by, "debunk.review_rumor")
+        require_perm(by, "debunk.review_rumor")
     unknown = set(fields) - set(RUMOR_FIELDS)
     if unknown:
         raise TypeError(f"unknown rumor fields: {sorted(unknown)}")
@@ -136,8 +154,7 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
 
 def rumor_submit(*, rumor: Rumor, by: Any) -> Rumor:
     """Send a draft to the review queue; its deadline comes from the category's review deadline."""
-    _require_perm(by, "debunk.submit_rumor")
-    _check_transition(rumor, S.IN_REVIEW)
+    _check_step(rumor, by, "submit")
     rumor.full_clean()
     now = timezone.now()
     return _transition(
@@ -153,18 +170,14 @@ def rumor_submit(*, rumor: Rumor, by: Any) -> Rumor:
 
 def rumor_return(*, rumor: Rumor, by: Any, reason: str) -> Rumor:
     """A reviewer sends a rumor back to its author as a draft, saying why."""
-    _require_perm(by, "debunk.review_rumor")
-    _check_transition(rumor, S.DRAFT)
-    if rumor.status != S.IN_REVIEW:
-        raise ValidationError(_("Only a rumor in review can be returned."), code="illegal_transition")
+    _check_step(rumor, by, "return")
     _require_reason(reason)
     return _transition(rumor, by=by, target=S.DRAFT, action="rumor.return", reason=reason.strip(), review_due_at=None)
 
 
 def rumor_publish(*, rumor: Rumor, by: Any) -> Rumor:
     """Publish a reviewed rumor: needs a debunk and a reviewer other than its author (four-eyes)."""
-    _require_perm(by, "debunk.review_rumor")
-    _check_transition(rumor, S.PUBLISHED)
+    _check_step(rumor, by, "publish")
     if by.pk in {rumor.created_by_id, rumor.submitted_by_id}:
         raise PermissionDenied(_("Four-eyes rule: a rumor must be published by a reviewer other than its author."))
     if not rumor.debunks.exists():
@@ -185,26 +198,43 @@ def rumor_publish(*, rumor: Rumor, by: Any) -> Rumor:
 
 def rumor_retract(*, rumor: Rumor, by: Any, reason: str) -> Rumor:
     """Withdraw a published rumor (e.g. the verdict was wrong); the reason is kept and shown."""
-    _require_perm(by, "debunk.review_rumor")
-    _check_transition(rumor, S.RETRACTED)
+    _check_step(rumor, by, "retract")
     _require_reason(reason)
     return _transition(rumor, by=by, target=S.RETRACTED, action="rumor.retract", reason=reason.strip())
 
 
 def rumor_reopen(*, rumor: Rumor, by: Any) -> Rumor:
     """Bring a retracted or expired rumor back to draft so that it can be corrected and reviewed again."""
-    _require_perm(by, "debunk.review_rumor")
-    if rumor.status not in {S.RETRACTED, S.EXPIRED}:
-        raise ValidationError(_("Only a retracted or expired rumor can be reopened."), code="illegal_transition")
+    _check_step(rumor, by, "reopen")
     return _transition(rumor, by=by, target=S.DRAFT, action="rumor.reopen")
 
 
 def rumor_expire(*, rumor: Rumor, by: Any) -> Rumor:
     """Mark a published rumor whose validity window has passed as expired."""
-    _check_transition(rumor, S.EXPIRED)
+    _check_step(rumor, by, "expire")
     if rumor.valid_until is None or rumor.valid_until > timezone.now():
         raise ValidationError(_("This rumor's validity window has not ended."), code="not_expired")
     return _transition(rumor, by=by, target=S.EXPIRED, action="rumor.expire")
+
+
+def rumor_step(*, name: str, rumor: Rumor, by: Any, reason: str = "") -> Rumor:
+    """Make the named workflow step (a key of WORKFLOW), as a button or a bulk action does."""
+    services = {
+        "submit": rumor_submit,
+        "publish": rumor_publish,
+        "return": rumor_return,
+        "retract": rumor_retract,
+        "expire": rumor_expire,
+        "reopen": rumor_reopen,
+    }
+    if WORKFLOW[name].reason:
+        return services[name](rumor=rumor, by=by, reason=reason)
+    return services[name](rumor=rumor, by=by)
+
+
+def steps_available(*, rumor: Rumor, by: Any) -> list[str]:
+    """The workflow steps this user may make on this rumor now (the buttons to show)."""
+    return [name for name, step in WORKFLOW.items() if rumor.status in step.sources and by.has_perm(step.perm)]
 
 
 def _require_reason(reason: str) -> None:
@@ -214,7 +244,7 @@ def _require_reason(reason: str) -> None:
 
 def variant_add(*, rumor: Rumor, by: Any, text: str) -> RumorVariant:
     """Add another text of the same rumor; duplicates of the claim or an existing variant are refused."""
-    _require_perm(by, "debunk.add_rumorvariant")
+    require_perm(by, "debunk.add_rumorvariant")
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": _("A variant cannot be empty.")})
@@ -234,7 +264,7 @@ def variant_add(*, rumor: Rumor, by: Any, text: str) -> RumorVariant:
 
 
 def variant_update(*, variant: RumorVariant, by: Any, text: str) -> RumorVariant:
-    _require_perm(by, "debunk.change_rumorvariant")
+    require_perm(by, "debunk.change_rumorvariant")
     text = (text or "").strip()
     before = RumorVariant.objects.get(pk=variant.pk).text
     if text == before:
@@ -254,7 +284,7 @@ def variant_update(*, variant: RumorVariant, by: Any, text: str) -> RumorVariant
 
 
 def variant_remove(*, variant: RumorVariant, by: Any) -> None:
-    _require_perm(by, "debunk.delete_rumorvariant")
+    require_perm(by, "debunk.delete_rumorvariant")
     variant._history_user = by
     with transaction.atomic():
         audit_record(actor=by, action="variant.remove", target=variant, changes={"text": [variant.text, None]})
@@ -264,10 +294,32 @@ def variant_remove(*, variant: RumorVariant, by: Any) -> None:
 
 
 def source_add(*, rumor: Rumor, by: Any, url: str, title: str = "", seen_at: Any = None) -> RumorSource:
-    _require_perm(by, "debunk.add_rumorsource")
+    require_perm(by, "debunk.add_rumorsource")
     source = RumorSource(rumor=rumor, url=url, title=title, seen_at=seen_at)
     with transaction.atomic():
         source.full_clean()
         source.save()
         audit_record(actor=by, action="source.add", target=source, changes={"url": [None, url]})
     return source
+
+
+def source_update(*, source: RumorSource, by: Any, url: str, title: str = "", seen_at: Any = None) -> RumorSource:
+    """Correct where a rumor was seen."""
+    require_perm(by, "debunk.change_rumorsource")
+    before = snapshot(RumorSource.objects.get(pk=source.pk))
+    source.url, source.title, source.seen_at = url, (title or "").strip(), seen_at
+    changes = diff(before, snapshot(source))
+    if not changes:
+        return source
+    with transaction.atomic():
+        source.full_clean()
+        source.save()
+        audit_record(actor=by, action="source.update", target=source, changes=changes)
+    return source
+
+
+def source_remove(*, source: RumorSource, by: Any) -> None:
+    require_perm(by, "debunk.delete_rumorsource")
+    with transaction.atomic():
+        audit_record(actor=by, action="source.remove", target=source, changes=removal(source))
+        source.delete()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from debunk.matching.models import Match
 from debunk.stock.models import Debunk, Rumor
 from labels.models import Category
+from labels.selectors import category_subtree_ids
 
 
 def _with_cards(rumors: QuerySet[Rumor]) -> QuerySet[Rumor]:
@@ -22,39 +23,42 @@ def public_rumors() -> QuerySet[Rumor]:
     return _with_cards(Rumor.objects.live()).order_by("-published_at", "-pk")
 
 
-def library_rumors(*, updated_since: datetime | None = None) -> QuerySet[Rumor]:
+def library_rumors(
+    *,
+    updated_since: datetime | None = None,
+    category: str | None = None,
+    verdict: str | None = None,
+    published_only: bool = False,
+) -> QuerySet[Rumor]:
     """The sample library as other platforms sync it: live rumors; with `updated_since`, those changed since
-    then, withdrawn ones (retracted, expired) included so that a copy can drop them."""
+    then, withdrawn ones (retracted, expired) included so that a copy can drop them (unless `published_only`).
+    `category` is a category code (its sub-categories included; an unknown code matches nothing), `verdict` a
+    verdict label code."""
     if updated_since is None:
-        return public_rumors()
-    withdrawn = [Rumor.Status.PUBLISHED, Rumor.Status.RETRACTED, Rumor.Status.EXPIRED]
-    return _with_cards(Rumor.objects.filter(updated_at__gte=updated_since, status__in=withdrawn))
-
-
-def category_with_descendants(category: Category) -> list[int]:
-    """The ids of a category and every category below it (the tree is small: one query)."""
-    children: dict[int | None, list[int]] = {}
-    for pk, parent in Category.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent, []).append(pk)
-    found, todo = [], [category.pk]
-    while todo:
-        pk = todo.pop()
-        if pk not in found:
-            found.append(pk)
-            todo.extend(children.get(pk, ()))
-    return found
+        rumors = public_rumors()
+    else:
+        synced = [Rumor.Status.PUBLISHED, Rumor.Status.RETRACTED, Rumor.Status.EXPIRED]
+        rumors = _with_cards(Rumor.objects.filter(updated_at__gte=updated_since, status__in=synced))
+    if published_only:
+        rumors = rumors.filter(status=Rumor.Status.PUBLISHED)
+    if category is not None:
+        found = Category.objects.filter(code=category).first()
+        rumors = rumors.filter(category_id__in=category_subtree_ids(found) if found else [])
+    if verdict:
+        rumors = rumors.filter(verdict__code=verdict)
+    return rumors.prefetch_related("variants", "sources")
 
 
 def column_rumors(category: Category) -> QuerySet[Rumor]:
     """A debunk column (辟谣专栏): live rumors of a category and its sub-categories, newest first."""
-    return public_rumors().filter(category_id__in=category_with_descendants(category))
+    return public_rumors().filter(category_id__in=category_subtree_ids(category))
 
 
 def columns() -> list[tuple[Category, int]]:
     """Top-level categories with their number of live rumors (sub-categories included), in standard order."""
     counts = dict(Rumor.objects.live().values_list("category_id").annotate(n=Count("pk")))
     tops = list(Category.objects.filter(parent__isnull=True))
-    return [(top, sum(counts.get(pk, 0) for pk in category_with_descendants(top))) for top in tops]
+    return [(top, sum(counts.get(pk, 0) for pk in category_subtree_ids(top))) for top in tops]
 
 
 def spreading_rumors(*, days: int = 7, limit: int = 5) -> QuerySet[Rumor]:

@@ -22,14 +22,13 @@ from debunk.api.models import Platform
 from debunk.core.audit import audit_record
 from debunk.matching.fingerprint import jaccard
 from debunk.matching.fingerprints import decode
-from debunk.matching.models import Fingerprint, Match, Post
+from debunk.matching.models import MATCHED_STATUSES, Fingerprint, Match, Post
 from debunk.stock.models import Rumor
 from debunk.tracing.forest import CONTAINMENT, MIN_SHINGLES, PostRecord
 from debunk.tracing.models import FirstPoster, Trace
 from debunk.tracing.origins import EARLIEST_KNOWN, Origin, TraceResult, trace_cascade
 
 FORMAT = "debunk-trace/1"
-MATCHED = [Match.Status.AUTO, Match.Status.CONFIRMED]
 MAX_POSTS = 50_000  # followed through parent links; a larger cascade is traced from its first MAX_POSTS posts
 CHUNK = 500  # ids per query (SQLite's limit on query parameters)
 MAX_ORIGIN_ROWS = 20  # FirstPoster rows for independent origins (all of them are in the evidence)
@@ -57,7 +56,9 @@ def _chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
 def trace_post_ids(*, rumor: Rumor) -> set[int]:
     """The archived posts matched to the rumor, closed over repost links (both ways), at most MAX_POSTS."""
     seen = set(
-        Match.objects.filter(rumor=rumor, status__in=MATCHED, post__archived=True).values_list("post_id", flat=True)
+        Match.objects.filter(rumor=rumor, status__in=MATCHED_STATUSES, post__archived=True).values_list(
+            "post_id", flat=True
+        )
     )
     frontier = set(seen)
     while frontier and len(seen) < MAX_POSTS:
@@ -183,7 +184,7 @@ def evidence_bundle(*, rumor: Rumor, result: TraceResult, listed: dict[int, dict
             "clock_skew_seconds": result.skew_seconds,
             "containment": CONTAINMENT,
             "min_shingles": MIN_SHINGLES,
-            "matches": sorted(MATCHED),
+            "matches": sorted(MATCHED_STATUSES),
         },
         "origins": [_origin(result, o, i) for i, o in enumerate(result.origins)],
         "first_by_platform": {p: _origin(result, o, 0) for p, o in result.by_platform.items()},

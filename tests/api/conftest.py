@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from debunk.api.keys import api_key_create
 from debunk.api.models import ApiKey, Platform
+from debunk.core.roles import operator_user
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,7 @@ def make_platform(code: str = "weibo", name: str = "Weibo", **fields: Any) -> Pl
 
 
 def make_key(platform: Platform, name: str = "test") -> tuple[ApiKey, str]:
-    return api_key_create(platform=platform, name=name, by=None)
+    return api_key_create(platform=platform, name=name, by=operator_user())
 
 
 def api_client(raw_key: str | None = None, scheme: str = "Api-Key") -> APIClient:

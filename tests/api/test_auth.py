@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from debunk.api.keys import api_key_revoke
 from debunk.api.models import ApiKey
+from debunk.core.roles import operator_user
 from tests.api.conftest import api_client, make_key
 
 PING = "/api/v1/ping"
@@ -70,7 +71,7 @@ def test_scheme_is_case_insensitive(key):
 
 
 def test_revoked_key_is_401(key):
-    api_key_revoke(key=key[0], by=None)
+    api_key_revoke(key=key[0], by=operator_user())
     response = api_client(key[1]).get(PING)
     assert response.status_code == 401
     assert response.json() == {"detail": "API key revoked"}
@@ -86,7 +87,7 @@ def test_inactive_platform_is_403(key, platform):
 
 def test_revocation_through_the_service_is_immediate(client_for, key):
     assert client_for.get(PING).status_code == 200  # the lookup is now cached
-    api_key_revoke(key=key[0], by=None)
+    api_key_revoke(key=key[0], by=operator_user())
     assert client_for.get(PING).status_code == 401
 
 

@@ -83,7 +83,7 @@ def test_create_api_key_command_prints_the_key_once(platform):
     assert KEY_RE.match(raw)
     assert "will not be shown again" in err
     key = api_key_authenticate(raw)
-    assert (key.platform, key.name, key.created_by) == (platform, "prod", None)
+    assert (key.platform, key.name, key.created_by.username) == (platform, "prod", "system-operator")
 
 
 def test_create_api_key_command_unknown_platform(db):

@@ -112,3 +112,19 @@ def test_the_other_sanction_pages_open(client, administrator):
         CHANGELIST,
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_rule_deletes_go_through_the_service_and_are_audited(client, administrator, reviewer):
+    first, second = SanctionRule.objects.order_by("position")[:2]
+    client.force_login(reviewer)  # may view rules, not delete them
+    assert client.post(f"/admin/debunk/sanctionrule/{first.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.force_login(administrator)
+    assert client.post(f"/admin/debunk/sanctionrule/{first.pk}/delete/", {"post": "yes"}).status_code == 302
+    response = client.post(
+        "/admin/debunk/sanctionrule/", {"action": "delete_selected", "_selected_action": [second.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not SanctionRule.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    events = AuditEvent.objects.filter(action="sanction.rule.delete").order_by("pk")
+    assert [(e.target_id, e.actor) for e in events] == [(str(first.pk), administrator), (str(second.pk), administrator)]
+    assert events[0].changes["name"] == [first.name, None]

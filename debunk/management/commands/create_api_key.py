@@ -5,6 +5,7 @@ from django.db import transaction
 from debunk.api.keys import api_key_create
 from debunk.api.models import Platform
 from debunk.core.audit import audit_record
+from debunk.core.roles import operator_user
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
                 audit_record(actor=None, action="platform.create", target=target, changes={"code": [None, code]})
                 self.stderr.write(f"Created platform {code} ({target.name}).")
             try:
-                key, raw = api_key_create(platform=target, name=name, by=None)
+                key, raw = api_key_create(platform=target, name=name, by=operator_user())
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
         if not target.is_active:

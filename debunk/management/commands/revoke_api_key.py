@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from debunk.api.keys import api_key_revoke, parse_prefix
 from debunk.api.models import ApiKey
+from debunk.core.roles import operator_user
 
 
 class Command(BaseCommand):
@@ -19,5 +20,5 @@ class Command(BaseCommand):
         if key.is_revoked:
             self.stdout.write(f"API key {key.display_prefix} was already revoked at {key.revoked_at:%Y-%m-%d %H:%M}.")
             return
-        api_key_revoke(key=key, by=None, reason=reason)
+        api_key_revoke(key=key, by=operator_user(), reason=reason)
         self.stdout.write(f"Revoked API key {key.display_prefix} ({key.name}) of platform {key.platform.code}.")

@@ -63,11 +63,12 @@ def _load(count: int) -> dict[str, Any]:
 
     from debunk.api.keys import api_key_create
     from debunk.api.models import Platform
+    from debunk.core.roles import operator_user
     from debunk.sanctions.models import BannedIdentity, Measure, Sanction
 
     with transaction.atomic():
         platform = Platform.objects.create(code="benchmark", name="Benchmark")
-        _key, raw = api_key_create(platform=platform, name="blacklist benchmark", by=None)
+        _key, raw = api_key_create(platform=platform, name="blacklist benchmark", by=operator_user())
         sanction = Sanction.objects.create(
             platform=platform,
             author_hash=identity(-1),
