@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from debunk.api.models import Platform
 from debunk.core.audit import audit_record
 from debunk.core.outbox import enqueue
+from debunk.core.roles import require_perm
 from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
 from debunk.matching.models import MATCHED_STATUSES
 from debunk.public.cards import rumor_card
@@ -247,8 +248,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery, by: Any) -> WebhookDelivery
     released by a 410 has nothing to resend (its corrections went back to the queue)."""
     from debunk.corrections.tasks import deliver  # tasks import this module
 
-    if by is not None and not by.has_perm("debunk.change_webhookdelivery"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    require_perm(by, "debunk.change_webhookdelivery")
     if delivery.status != WebhookDelivery.Status.DEAD:
         raise ValidationError(_("Only a dead delivery can be sent again."))
     if not delivery.corrections.filter(status=Correction.Status.FAILED).exists():

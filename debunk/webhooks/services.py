@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -38,6 +38,7 @@ from standardwebhooks import Webhook
 
 from debunk.api.models import Platform
 from debunk.core.audit import audit_record
+from debunk.core.roles import require_perm
 from debunk.webhooks.models import OutboxMessage, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,7 @@ def endpoint_url_check(url: str) -> None:
 def endpoint_create(*, platform: Platform, url: str, by: Any, secret: str = "") -> WebhookEndpoint:
     """Create an active endpoint with a new secret (or the given `whsec_…` one); the secret is shown once. What
     waited for an endpoint of the platform is sent now."""
-    if by is not None and not by.has_perm("debunk.add_webhookendpoint"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    require_perm(by, "debunk.add_webhookendpoint")
     endpoint_url_check(url)
     secret = secret or secret_generate()
     try:
@@ -125,8 +125,7 @@ def endpoint_create(*, platform: Platform, url: str, by: Any, secret: str = "") 
 
 def endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, by: Any, reason: str = "") -> WebhookEndpoint:
     """Enable or disable an endpoint; every kind of outbox row is told (enabling resumes what waited for one)."""
-    if by is not None and not by.has_perm("debunk.change_webhookendpoint"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    require_perm(by, "debunk.change_webhookendpoint")
     if endpoint.is_active == active:
         return endpoint
     before = endpoint.is_active

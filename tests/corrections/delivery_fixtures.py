@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from debunk.api.models import Platform
+from debunk.core.roles import operator_user
 from debunk.corrections.models import Correction, Interaction
 from debunk.management.commands.webhook_sink import Sink
 from debunk.stock.models import Rumor
@@ -87,4 +88,4 @@ def rumor(checker, reviewer) -> Rumor:
 
 @pytest.fixture
 def endpoint(platform, receiver) -> WebhookEndpoint:
-    return endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=None)
+    return endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=operator_user())

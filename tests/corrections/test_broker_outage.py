@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from debunk.api.models import Platform
 from debunk.core.models import QueuedTask
-from debunk.core.roles import FACT_CHECKER, REVIEWER
+from debunk.core.roles import FACT_CHECKER, REVIEWER, operator_user
 from debunk.corrections.archive import PostReport, posts_ingest
 from debunk.corrections.models import Correction, Exposure, WebhookDelivery
 from debunk.stock import rumors as rumor_services
@@ -75,7 +75,7 @@ def test_an_outage_during_a_publish_loses_nothing_and_sends_nothing_twice(
         for i in range(USERS)
     )
     Exposure.objects.update(post=platform.posts.get())
-    endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=None)
+    endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=operator_user())
     checker = UserFactory(username="checker", roles=[FACT_CHECKER])
     reviewer = UserFactory(username="reviewer", roles=[REVIEWER])
     rumor = submitted_rumor(checker)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from debunk.api.models import Platform
+from debunk.core.roles import operator_user
 from debunk.corrections.models import Correction, Interaction, WebhookDelivery
 from debunk.webhooks.services import endpoint_create, secret_generate
 from tests.celery_worker import ROOT, database_url, wait_until
@@ -155,7 +156,7 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(broker, sink, tmp
     author = UserFactory(username="checker", roles=["fact-checker"])
     reviewer = UserFactory(username="reviewer", roles=["reviewer"])
     platform = Platform.objects.create(code="weibo", name="Weibo")
-    endpoint_create(platform=platform, url=url, secret=secret, by=None)
+    endpoint_create(platform=platform, url=url, secret=secret, by=operator_user())
     rumors = [publish_rumor(author, reviewer, claim=f"网传第{i}号谣言：自来水厂被污染，全市停水三天") for i in range(2)]
     for i, (rumor, interaction) in enumerate(
         [(rumors[0], Interaction.REPOST), (rumors[0], Interaction.VIEW), (rumors[1], Interaction.SHARE)]

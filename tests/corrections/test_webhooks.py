@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from debunk.core.models import AuditEvent
+from debunk.core.roles import operator_user
 from debunk.corrections import deliveries
 from debunk.corrections.models import Correction, Interaction, WebhookDelivery
 from debunk.corrections.tasks import deliver_corrections
@@ -99,7 +100,7 @@ def test_batches_of_at_most_webhook_batch_strongest_interaction_and_latest_first
 
 def test_nothing_is_prepared_without_an_active_endpoint(platform, rumor, endpoint):
     make_corrections(platform, rumor, 2)
-    webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=None)
+    webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=operator_user())
     assert deliveries.platforms_with_pending() == []
     assert deliveries.deliveries_prepare(platform_id=platform.pk) == []
     assert set(Correction.objects.values_list("status", flat=True)) == {PENDING}
@@ -177,7 +178,7 @@ def test_410_disables_the_endpoint_and_requeues_the_corrections(
 
     receiver.answer(200)  # the platform fixed its receiver; an administrator enables the endpoint again
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.endpoint_set_active(endpoint=endpoint, active=True, by=None)  # kicks delivery (eager here)
+        webhooks.endpoint_set_active(endpoint=endpoint, active=True, by=operator_user())  # kicks delivery (eager here)
     assert set(Correction.objects.values_list("status", flat=True)) == {DELIVERED}
     assert sum(len(r["payload"]["data"]["corrections"]) for r in receiver.received) == 4
 
@@ -288,7 +289,7 @@ def test_redeliver_a_dead_delivery(
     assert [r["webhook_id"] for r in receiver.received] == [delivery.message_id]  # the same webhook-id
     assert AuditEvent.objects.filter(action="webhook.delivery.redeliver", actor=administrator).exists()
     with pytest.raises(ValidationError):
-        deliveries.delivery_redeliver(delivery=delivery, by=None)  # only dead deliveries
+        deliveries.delivery_redeliver(delivery=delivery, by=administrator)  # only dead deliveries
 
 
 def test_corrections_cancelled_meanwhile_are_left_out(platform, rumor, endpoint, receiver):
@@ -315,9 +316,9 @@ def test_disabling_keeps_an_attempted_delivery_until_its_next_attempt(platform, 
     receiver.answer(500)
     [delivery_id] = deliveries.deliveries_prepare(platform_id=platform.pk)
     assert deliveries.delivery_attempt(delivery_id=delivery_id) == "retrying"
-    webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=None)
+    webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=operator_user())
     assert WebhookDelivery.objects.get().status == "retrying"
-    webhooks.endpoint_set_active(endpoint=endpoint, active=True, by=None)
+    webhooks.endpoint_set_active(endpoint=endpoint, active=True, by=operator_user())
     receiver.answer(200)
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
     assert deliveries.delivery_attempt(delivery_id=delivery_id) == "delivered"
@@ -327,7 +328,7 @@ def test_disabling_keeps_an_attempted_delivery_until_its_next_attempt(platform, 
     receiver.answer(500)
     [second] = deliveries.deliveries_prepare(platform_id=platform.pk)
     assert deliveries.delivery_attempt(delivery_id=second) == "retrying"
-    webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=None)
+    webhooks.endpoint_set_active(endpoint=endpoint, active=False, by=operator_user())
     WebhookDelivery.objects.filter(pk=second).update(next_attempt_at=timezone.now())
     assert deliveries.delivery_attempt(delivery_id=second) == "released"
     assert Correction.objects.get(user_hash__startswith="late").status == PENDING
@@ -364,7 +365,7 @@ def test_public_urls_pass_the_check(settings):
 
 
 def test_names_resolving_to_private_addresses_are_refused_when_connecting(settings, platform, rumor, receiver):
-    endpoint = webhooks.endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=None)
+    endpoint = webhooks.endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=operator_user())
     settings.WEBHOOK_ALLOW_PRIVATE = False
     port = receiver.sink.server_address[1]
     for url in (receiver.url, f"http://localhost:{port}/hook"):

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from debunk.core.models import AuditEvent
+from debunk.core.roles import operator_user
 from debunk.sanctions import services as svc
 from debunk.sanctions.models import SanctionNotice
 from debunk.webhooks import services as webhooks
@@ -28,7 +29,7 @@ def notice(rumor, platform_a, checker, reviewer) -> SanctionNotice:
 
 @pytest.fixture
 def endpoint(platform_a, receiver) -> WebhookEndpoint:  # noqa: F811
-    return webhooks.endpoint_create(platform=platform_a, url=receiver.url, secret=receiver.secret, by=None)
+    return webhooks.endpoint_create(platform=platform_a, url=receiver.url, secret=receiver.secret, by=operator_user())
 
 
 def due_now(notice: SanctionNotice) -> None:
@@ -58,7 +59,7 @@ def test_a_notice_waits_for_an_endpoint_and_goes_when_one_is_created(notice, pla
     notice.refresh_from_db()
     assert notice.status == SanctionNotice.Status.PENDING and notice.attempts == 0
     assert notice.next_attempt_at > timezone.now() + timedelta(minutes=50)
-    webhooks.endpoint_create(platform=platform_a, url=receiver.url, secret=receiver.secret, by=None)
+    webhooks.endpoint_create(platform=platform_a, url=receiver.url, secret=receiver.secret, by=operator_user())
     assert svc.notice_attempt(notice_id=notice.pk) == "delivered"  # due again at once
     assert [r["webhook_id"] for r in receiver.received] == [notice.message_id]
 
@@ -84,7 +85,7 @@ def test_410_disables_the_endpoint_and_the_notice_waits_for_a_new_one(notice, en
     assert svc.notice_attempt(notice_id=notice.pk) == "waiting"  # no active endpoint now: not sent to the old one
     assert receiver.received == []
     receiver.answer(200)
-    new = webhooks.endpoint_create(platform=platform_a, url=receiver.url, secret=receiver.secret, by=None)
+    new = webhooks.endpoint_create(platform=platform_a, url=receiver.url, secret=receiver.secret, by=operator_user())
     assert svc.notice_attempt(notice_id=notice.pk) == "delivered"
     notice.refresh_from_db()
     assert notice.status == SanctionNotice.Status.DELIVERED and new.is_active

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from debunk.api.models import Platform
+from debunk.core.roles import operator_user
 from debunk.webhooks.services import endpoint_create
 
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"No platform has the code {platform!r}.")
         try:
-            endpoint = endpoint_create(platform=target, url=url, secret=secret, by=None)
+            endpoint = endpoint_create(platform=target, url=url, secret=secret, by=operator_user())
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stderr.write(f"Webhook endpoint #{endpoint.pk} for {target.code}: {endpoint.url}; signing secret:")
