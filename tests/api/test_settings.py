@@ -1,6 +1,7 @@
 """Safe by default: debunk.settings read in a fresh process with a clean environment applies the production rules,
 and refuses to start without the secrets production needs (tests/settings.py turns DEBUG on for the suite only)."""
 
+import io
 import os
 import subprocess
 import sys
@@ -57,3 +58,22 @@ def test_debug_on_starts_with_development_keys_but_the_pseudonym_secret_does_not
 def test_the_suite_runs_in_development_mode():
     """tests/settings.py forces DEBUG on while settings are read (and for the subprocesses tests start)."""
     assert os.environ["DEBUG"] == "1" and settings.SECURE_SSL_REDIRECT is False
+
+
+@pytest.mark.django_db
+def test_create_demo_users_refuses_when_debug_is_off_unless_forced(settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    users = get_user_model().objects
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match=r"DEBUG is off.*Nothing was created.*--force"):
+        call_command("create_demo_users", stdout=io.StringIO())
+    assert not users.filter(username="admin").exists()
+    call_command("create_demo_users", "--force", stdout=io.StringIO())
+    assert users.get(username="admin").is_superuser
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("create_demo_users", stdout=out)
+    assert "debunk-checker" in out.getvalue() and users.get(username="checker").check_password("debunk-checker")
