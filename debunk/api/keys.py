@@ -74,8 +74,8 @@ def _restore(model: type[M], plain: dict[str, Any]) -> M:
 
 
 def _cached_key(key: ApiKey) -> dict[str, Any]:
-    """What the cache holds of a key: plain data, never a pickled model (safe to share between versions of the
-    code, and nothing in the cache can run code when read)."""
+    """What the cache holds of a key: plain data, never a pickled model instance, which ties every process sharing
+    the cache (Redis) to one version of the model's class and carries whatever state the instance held."""
     return {"key": _plain(key), "platform": _plain(key.platform)}
 
 
