@@ -11,4 +11,4 @@ import os
 
 os.environ["DEBUG"] = "1"
 
-from debunk.settings import *  # noqa: E402, F403
+from debunk.settings import *  # noqa: F403

@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from debunk.api.fields import StrictCharField, StrictChoiceField
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, not_an_object
@@ -22,7 +23,7 @@ MAX_BATCH = 1_000
 CONTEXTS = ["publish", "compose", "comment", "search"]
 
 
-class PostTextField(serializers.CharField):
+class PostTextField(StrictCharField):
     """A post's text: any characters (NUL included: normalisation drops control characters), but not blank.
 
     The non-blank rule is a pattern, so the OpenAPI schema states it and clients can rely on it."""
@@ -35,18 +36,18 @@ class PostTextField(serializers.CharField):
 
 class MatchInput(serializers.Serializer):
     text = PostTextField(min_length=1, max_length=MAX_TEXT)
-    platform_post_id = serializers.CharField(
+    platform_post_id = StrictCharField(
         max_length=128,
         required=False,
         allow_blank=True,
         default="",
         validators=[RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")],  # stated in the schema
     )
-    context = serializers.ChoiceField(choices=CONTEXTS, required=False, default="publish")
+    context = StrictChoiceField(choices=CONTEXTS, required=False, default="publish")
 
 
 class BatchItemInput(MatchInput):
-    id = serializers.CharField(max_length=128)
+    id = StrictCharField(max_length=128)
 
 
 class BatchInput(serializers.Serializer):

@@ -57,7 +57,10 @@ def test_no_match_answer(client_for, rumor):
         ({"text": ""}, "text"),
         ({"text": "   "}, "text"),
         ({"text": "x" * 20_001}, "text"),
-        ({"text": 42}, None),  # DRF coerces numbers to strings; must not 500
+        ({"text": 42}, "text"),  # a number is not a string (DRF would coerce it to "42")
+        ({"text": True}, "text"),
+        ({"text": "ok", "platform_post_id": 7}, "platform_post_id"),
+        ({"text": "ok", "context": 1}, "context"),
         ({"text": ["a"]}, "text"),
         ({"text": "ok", "context": "publish-now"}, "context"),
         ({"text": "ok", "platform_post_id": "x" * 200}, "platform_post_id"),
