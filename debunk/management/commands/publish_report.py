@@ -4,6 +4,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
+from django.utils import timezone
 
 from debunk.sanctions.models import Report
 from debunk.sanctions.reports import report_publish_period
@@ -39,12 +40,13 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from None
         period = f"{report.period_start} to {report.period_end} (exclusive)"
         url = reverse("report-detail", args=[report.pk])
+        published_at = timezone.localtime(report.published_at)
         if published:
             self.stdout.write(self.style.SUCCESS(f"Published the {kind} report of {period}: {url}"))
         else:
             self.stdout.write(
                 self.style.WARNING(
-                    f"The {kind} report of {period} was already published on {report.published_at:%Y-%m-%d %H:%M} "
-                    f"({url}); nothing changed."
+                    f"The {kind} report of {period} was already published on {published_at:%Y-%m-%d %H:%M} ({url}); "
+                    "nothing changed."
                 )
             )
