@@ -68,4 +68,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv313 var .pytest_cache .ruff_cache
