@@ -244,7 +244,7 @@ EOF
 cmd_stop() {
     stop_procs
     bash "$ROOT/.ci/services.sh" stop "$SERVICES_DIR"
-    log "stopped (logs and secret key kept in var/stack/)"
+    log "stopped (logs, secret key and pseudonym secret kept in var/stack/)"
 }
 
 (($# == 1)) || usage
