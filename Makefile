@@ -16,12 +16,17 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 
 setup: $(STAMP)
 
+# debunk.settings applies the production rules unless DEBUG is on: the local demo, its server and the
+# translation commands run in development mode (the test run sets it itself, in tests/settings.py).
+demo run messages: export DEBUG = 1
+
 demo: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py search_reindex
 	$(BIN)/python manage.py create_demo_users
+	$(BIN)/python manage.py publish_report weekly
 
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
@@ -63,4 +68,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv313 var .pytest_cache .ruff_cache

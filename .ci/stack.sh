@@ -6,8 +6,8 @@
 #   bash .ci/stack.sh stop     (make stack-stop)  stop everything, drop the database
 #
 # Environment: PORT (gunicorn, default 8000); PGPORT / REDIS_PORT (see .ci/services.sh).
-# Everything lives in var/stack/: pid files, logs, the env file, the secret key (kept
-# across runs), static/ and media/. The database is throwaway: `stop` deletes it.
+# Everything lives in var/stack/: pid files, logs, the env file, the secret key and the pseudonym
+# secret (both kept across runs), static/ and media/. The database is throwaway: `stop` deletes it.
 # After `start`, `source var/stack/env` gives a shell whose manage.py talks to the stack.
 set -euo pipefail
 
@@ -153,6 +153,13 @@ cmd_start() {
     fi
     SECRET_KEY=$(head -n 1 -- "$STACK/secret_key")
     export SECRET_KEY
+    # Pseudonyms (stored user and author ids) are keyed by their own secret, kept across runs like the key.
+    if [[ ! -s $STACK/pseudonym_secret ]]; then
+        log "generating var/stack/pseudonym_secret"
+        (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$STACK/pseudonym_secret")
+    fi
+    PSEUDONYM_SECRET=$(head -n 1 -- "$STACK/pseudonym_secret")
+    export PSEUDONYM_SECRET
     export DEBUG=0
     export ALLOWED_HOSTS=127.0.0.1,localhost
     export SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
@@ -162,7 +169,7 @@ cmd_start() {
     local var
     {
         echo "# written by .ci/stack.sh start: source it to run manage.py against the stack"
-        for var in DATABASE_URL REDIS_URL CELERY_BROKER_URL DEBUG SECRET_KEY ALLOWED_HOSTS \
+        for var in DATABASE_URL REDIS_URL CELERY_BROKER_URL DEBUG SECRET_KEY PSEUDONYM_SECRET ALLOWED_HOSTS \
             SECURE_SSL_REDIRECT SESSION_COOKIE_SECURE CSRF_COOKIE_SECURE STATIC_ROOT MEDIA_ROOT; do
             printf "export %s='%s'\n" "$var" "${!var//\'/\'\\\'\'}"
         done
@@ -172,7 +179,7 @@ cmd_start() {
     manage migrate --noinput
     manage collectstatic --noinput
     manage load_demo
-    manage create_demo_users
+    manage create_demo_users --force # DEBUG is off here: demo accounts on a loopback-only stack, on purpose
 
     # gunicorn's control socket (for gunicornc) goes to var/stack, not ~/.gunicorn; a unix
     # socket path must stay under ~107 bytes.
@@ -237,7 +244,7 @@ EOF
 cmd_stop() {
     stop_procs
     bash "$ROOT/.ci/services.sh" stop "$SERVICES_DIR"
-    log "stopped (logs and secret key kept in var/stack/)"
+    log "stopped (logs, secret key and pseudonym secret kept in var/stack/)"
 }
 
 (($# == 1)) || usage

@@ -40,13 +40,15 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Production rules unless DEBUG is set: `make run` and the test run (tests/settings.py) turn it on.
+DEBUG = env_bool("DEBUG", False)
+_DEVELOPMENT_KEY = "django-insecure-embedded-development-key-do-not-use-in-production"
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
-    SECRET_KEY = "django-insecure-embedded-development-key-do-not-use-in-production"
+    SECRET_KEY = _DEVELOPMENT_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -175,8 +177,19 @@ MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
 MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
 
 # Corrections (issue: push corrections). User and author ids are stored only as HMAC-SHA256 under a
-# per-platform key derived from PSEUDONYM_SECRET (changing it breaks every join with earlier reports).
-PSEUDONYM_SECRET = env_str("PSEUDONYM_SECRET", SECRET_KEY)
+# per-platform key derived from PSEUDONYM_SECRET (changing it breaks every join with earlier reports), so it is a
+# secret of its own: it never follows SECRET_KEY, which must stay free to rotate.
+PSEUDONYM_SECRET = env_str("PSEUDONYM_SECRET")
+if not DEBUG and not PSEUDONYM_SECRET:
+    raise ImproperlyConfigured(
+        "PSEUDONYM_SECRET is required when DEBUG is off: every stored pseudonym (user, author ids) is keyed by it. "
+        "Generate it once, keep it, and never derive it from SECRET_KEY."
+    )
+if not DEBUG and PSEUDONYM_SECRET == SECRET_KEY:
+    raise ImproperlyConfigured(
+        "PSEUDONYM_SECRET must differ from SECRET_KEY: rotating SECRET_KEY would break every stored pseudonym."
+    )
+PSEUDONYM_SECRET = PSEUDONYM_SECRET or _DEVELOPMENT_KEY  # DEBUG only: the embedded demo's stable value
 CORRECTIONS_RETENTION_DAYS = env_int("CORRECTIONS_RETENTION_DAYS", 90)  # posts' exposures, then purged
 CORRECTIONS_DAILY_CAP = env_int("CORRECTIONS_DAILY_CAP", 3)  # corrections per user and platform per day
 CORRECTIONS_RESCAN_DAYS = env_int("CORRECTIONS_RESCAN_DAYS", 30)  # archive re-scanned when a rumor is published

@@ -73,3 +73,14 @@ def match_index_isolated(settings, tmp_path):
     reset_caches()
     yield
     reset_caches()
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's default language (zh-hans): a request through LocaleMiddleware leaves the
+    language it chose (e.g. the test clients' Accept-Language: en) active in the thread after the response."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -11,12 +11,12 @@ import re
 import secrets
 import string
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,6 +33,8 @@ _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 _KEY_RE = re.compile(r"^dbk_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 _PREFIX_RE = re.compile(r"^(?:dbk_)?([a-z0-9]{8})(?:_.*)?$")
 LAST_USED_EVERY = timedelta(minutes=1)
+M = TypeVar("M", bound=models.Model)
+_JSON_TYPES = (str, int, float, bool)
 _MISSING = "missing"  # cached for prefixes that match no key, so unknown keys do not reach the database either
 
 
@@ -53,7 +55,35 @@ def parse_prefix(text: str) -> str | None:
 
 
 def _cache_key(prefix: str) -> str:
-    return f"debunk:api-key:{prefix}"
+    return f"debunk:api-key:v2:{prefix}"  # v2: plain fields (v1 held pickled model instances)
+
+
+def _plain(instance: models.Model) -> dict[str, Any]:
+    """The instance's concrete fields as JSON-ready values (strings, numbers, booleans, None), by attname."""
+    plain = {}
+    for f in instance._meta.concrete_fields:
+        value = f.value_from_object(instance)
+        plain[f.attname] = value if value is None or type(value) in _JSON_TYPES else f.value_to_string(instance)
+    return plain
+
+
+def _restore(model: type[M], plain: dict[str, Any]) -> M:
+    """An instance as the database would have returned it (nothing deferred: no query on access)."""
+    fields = model._meta.concrete_fields
+    values = [None if plain[f.attname] is None else f.to_python(plain[f.attname]) for f in fields]
+    return model.from_db(model.objects.db, [f.attname for f in fields], values)
+
+
+def _cached_key(key: ApiKey) -> dict[str, Any]:
+    """What the cache holds of a key: plain data, never a pickled model instance, which ties every process sharing
+    the cache (Redis) to one version of the model's class and carries whatever state the instance held."""
+    return {"key": _plain(key), "platform": _plain(key.platform)}
+
+
+def _key_from_cache(cached: dict[str, Any]) -> ApiKey:
+    key = _restore(ApiKey, cached["key"])
+    key.platform = _restore(Platform, cached["platform"])
+    return key
 
 
 def _new_prefix() -> str:
@@ -111,12 +141,12 @@ def _lookup(prefix: str) -> ApiKey | None:
     if seconds <= 0:
         return ApiKey.objects.select_related("platform").filter(prefix=prefix).first()
     cached = cache.get(_cache_key(prefix))
-    if isinstance(cached, ApiKey):
-        return cached
+    if isinstance(cached, dict):
+        return _key_from_cache(cached)
     if cached == _MISSING:
         return None
     key = ApiKey.objects.select_related("platform").filter(prefix=prefix).first()
-    cache.set(_cache_key(prefix), key if key is not None else _MISSING, seconds)
+    cache.set(_cache_key(prefix), _cached_key(key) if key is not None else _MISSING, seconds)
     return key
 
 
@@ -124,7 +154,7 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     """The key (with its platform) whose secret matches `raw`, else None (malformed, unknown or wrong secret).
 
     A revoked key is returned too, so that callers can say so; check `key.is_revoked` and
-    `key.platform.is_active`. The lookup is cached for API_KEY_CACHE_SECONDS, keyed by prefix.
+    `key.platform.is_active`. The lookup is cached for API_KEY_CACHE_SECONDS, keyed by prefix, as plain fields.
     """
     parsed = parse_key(raw)
     if parsed is None:

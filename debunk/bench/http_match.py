@@ -215,6 +215,7 @@ def _environment(tmp: Path) -> dict[str, str]:
             "MATCH_INDEX_POLL_SECONDS": "3600",
             "DEBUG": "1" if SERVER_DEBUG else "0",
             "SECRET_KEY": secrets.token_urlsafe(50),  # for this server only
+            "PSEUDONYM_SECRET": secrets.token_urlsafe(50),  # required with DEBUG off
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",

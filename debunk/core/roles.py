@@ -48,7 +48,7 @@ _ADMINISTRATOR = (
     + [("debunk", f"{verb}_webhookendpoint") for verb in ("view", "add", "change")]
     + [("debunk", f"{verb}_webhookdelivery") for verb in ("view", "change")]
     + [("debunk", f"{verb}_sanctionrule") for verb in ("add", "change", "delete")]
-    + [("debunk", "export_ledger")]
+    + [("debunk", "export_ledger"), ("debunk", "add_report")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
 )
 ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRATOR: _ADMINISTRATOR}

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from debunk.api.fields import StrictChoiceField, StrictIntegerField
 from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, ApiCursorPagination, ErrorSerializer, not_an_object
@@ -86,8 +87,8 @@ class CorrectionFeedView(LoggedListAPIView):
 
 
 class AckItemIn(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    status = serializers.ChoiceField(choices=ACK_STATUSES)
+    id = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    status = StrictChoiceField(choices=ACK_STATUSES)
     at = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="Default: now.")
 
 

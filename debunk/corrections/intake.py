@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from debunk.api.fields import StrictCharField, StrictChoiceField
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, not_an_object
@@ -28,8 +29,8 @@ INTERACTIONS = {i.name.lower(): i for i in Interaction}  # "repost", "share", "c
 NO_NUL = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
 
 
-def _ref(help_text: str, **kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=128, validators=[NO_NUL], help_text=help_text, **kwargs)
+def _ref(help_text: str, **kwargs: Any) -> StrictCharField:
+    return StrictCharField(max_length=128, validators=[NO_NUL], help_text=help_text, **kwargs)
 
 
 class PostIn(serializers.Serializer):
@@ -43,7 +44,7 @@ class PostIn(serializers.Serializer):
 class ExposureIn(serializers.Serializer):
     platform_post_id = _ref("Your id of the post seen.")
     user_ref = _ref("Your pseudonymous id of the user; stored only as a keyed hash.")
-    interaction = serializers.ChoiceField(choices=list(INTERACTIONS))
+    interaction = StrictChoiceField(choices=list(INTERACTIONS))
     at = serializers.DateTimeField()
 
 

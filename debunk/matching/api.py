@@ -4,7 +4,9 @@ import re
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -12,17 +14,28 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from debunk.api.fields import StrictCharField, StrictChoiceField
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, not_an_object
 from debunk.matching.services import MatchRequest, match_many, match_text
+from debunk.public.api import CardOut
 
 MAX_TEXT = 20_000
 MAX_BATCH = 1_000
 CONTEXTS = ["publish", "compose", "comment", "search"]
+CONTEXT_HELP = (
+    "Where the text is. `publish` (default): a post being published. `compose`: an author is still writing it; "
+    "a match adds `warning`, worded for the verdict label in the request's language. `comment`: a post whose "
+    "comment section is shown; the answer adds `card`, the debunk card to pin at the top of the comments (null "
+    "without a confirmed match). `search`: the text is a search query; the answer adds `cards`, the debunk cards "
+    "to show above the platform's own results (as GET /search/cards, on the first 200 characters)."
+)
+LANGS = [code for code, _name in settings.LANGUAGES]  # zh-hans, en
+LANG_HELP = "Language of the answer's texts (warning, verdict text); default: the Accept-Language header."
 
 
-class PostTextField(serializers.CharField):
+class PostTextField(StrictCharField):
     """A post's text: any characters (NUL included: normalisation drops control characters), but not blank.
 
     The non-blank rule is a pattern, so the OpenAPI schema states it and clients can rely on it."""
@@ -35,24 +48,34 @@ class PostTextField(serializers.CharField):
 
 class MatchInput(serializers.Serializer):
     text = PostTextField(min_length=1, max_length=MAX_TEXT)
-    platform_post_id = serializers.CharField(
+    platform_post_id = StrictCharField(
         max_length=128,
         required=False,
         allow_blank=True,
         default="",
         validators=[RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")],  # stated in the schema
     )
-    context = serializers.ChoiceField(choices=CONTEXTS, required=False, default="publish")
+    context = StrictChoiceField(choices=CONTEXTS, required=False, default="publish", help_text=CONTEXT_HELP)
+
+
+class SingleInput(MatchInput):
+    lang = StrictChoiceField(choices=LANGS, required=False, help_text=LANG_HELP)
 
 
 class BatchItemInput(MatchInput):
-    id = serializers.CharField(max_length=128)
+    id = StrictCharField(max_length=128)
 
 
 class BatchInput(serializers.Serializer):
     items = serializers.ListField(
-        child=serializers.JSONField(allow_null=True), allow_empty=False, min_length=1, max_length=MAX_BATCH
+        child=serializers.JSONField(allow_null=True),
+        allow_empty=False,
+        min_length=1,
+        max_length=MAX_BATCH,
+        help_text="Each item as the single match's body, with an `id` of yours: `{id, text, platform_post_id?, "
+        "context?}`; a bad item gets its own `error`. " + CONTEXT_HELP,
     )
+    lang = StrictChoiceField(choices=LANGS, required=False, help_text=LANG_HELP + " For every item.")
 
 
 class VerdictOut(serializers.Serializer):
@@ -91,7 +114,18 @@ class MatchOut(serializers.Serializer):
     matched = serializers.BooleanField()
     action = serializers.ChoiceField(choices=["block", "label", "review", "allow"])
     matches = MatchItemOut(many=True)
-    warning = WarningOut(required=False, help_text="With context `compose`: a warning for the author.")
+    warning = WarningOut(
+        required=False,
+        help_text="With context `compose` and a match whose action is not `allow`: a warning for the author, "
+        "worded for the verdict label, in the request's language.",
+    )
+    card = CardOut(
+        required=False,
+        allow_null=True,
+        help_text="With context `comment`: the debunk card to pin at the top of the comments (the leading match at "
+        "or above the auto threshold), or null.",
+    )
+    cards = CardOut(many=True, required=False, help_text="With context `search`: debunk cards for the query.")
     index_version = serializers.IntegerField()
     took_ms = serializers.FloatField()
 
@@ -148,6 +182,11 @@ def _plain_item(raw: Any, *, with_id: bool) -> dict[str, Any] | None:
     return data
 
 
+def _plain_lang(data: Any) -> bool:
+    """No `lang` in the body, or one of LANGS (else the serializer answers)."""
+    return type(data) is not dict or "lang" not in data or (type(data["lang"]) is str and data["lang"] in LANGS)
+
+
 class MatchJSONRenderer(JSONRenderer):
     """JSONRenderer's output, made by orjson (a batch answer is tens of kilobytes: json.dumps took about a tenth of
     the request). Whatever orjson would write differently goes through JSONRenderer: an indent asked for, non-compact
@@ -180,22 +219,23 @@ class MatchView(LoggedAPIView):
 
     @extend_schema(
         summary="Match one post against the rumor stock",
-        request=MatchInput,
+        request=SingleInput,
         responses={200: MatchOut, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         data = _plain_item(request.data, with_id=False)
-        if data is None:
-            form = MatchInput(data=request.data)
+        if data is None or not _plain_lang(request.data):
+            form = SingleInput(data=request.data)
             form.is_valid(raise_exception=True)
             data = form.validated_data
-        result = match_text(
-            text=data["text"],
-            platform=request.user.platform,
-            context=data["context"],
-            platform_post_id=data["platform_post_id"],
-            defer=self.write_with_log,
-        )
+        with translation.override(request.data.get("lang") or translation.get_language()):
+            result = match_text(
+                text=data["text"],
+                platform=request.user.platform,
+                context=data["context"],
+                platform_post_id=data["platform_post_id"],
+                defer=self.write_with_log,
+            )
         self.log_outcome, self.log_items = result["action"], 1
         return Response(result)
 
@@ -211,7 +251,8 @@ class MatchBatchView(LoggedAPIView):
     )
     def post(self, request: Request) -> Response:
         items = request.data.get("items") if type(request.data) is dict else None
-        if type(items) is not list or not 1 <= len(items) <= MAX_BATCH:  # else BatchInput would pass them as they are
+        # else BatchInput would pass them as they are
+        if type(items) is not list or not 1 <= len(items) <= MAX_BATCH or not _plain_lang(request.data):
             form = BatchInput(data=request.data)
             form.is_valid(raise_exception=True)
             items = form.validated_data["items"]
@@ -233,11 +274,12 @@ class MatchBatchView(LoggedAPIView):
                     continue
             valid.append((len(results), data))
             results.append(None)
-        answers = match_many(
-            [MatchRequest(d["text"], d["context"], d["platform_post_id"]) for _, d in valid],
-            platform=request.user.platform,
-            defer=self.write_with_log,
-        )
+        with translation.override(request.data.get("lang") or translation.get_language()):
+            answers = match_many(
+                [MatchRequest(d["text"], d["context"], d["platform_post_id"]) for _, d in valid],
+                platform=request.user.platform,
+                defer=self.write_with_log,
+            )
         for (position, data), answer in zip(valid, answers, strict=True):
             results[position] = {"id": data["id"], **answer}
         actions = {answer["action"] for answer in answers}

@@ -14,15 +14,18 @@ from django.db import connection, transaction
 from django.db.models.constants import OnConflict
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from debunk.api.models import Platform
 from debunk.matching.index import MatchIndex
 from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepare, score_prepared
 from debunk.matching.models import AllowListEntry, Match, Post
 from debunk.matching.serving import current_index
-from debunk.public.cards import public_url
+from debunk.public.cards import public_url, rumor_card
 from debunk.stock.models import Debunk, Rumor
+from debunk.stock.selectors import public_rumors
 from labels.models import VerdictLabel
+from search.services import search_cards
 
 ACTION_RANK = {"allow": 0, "review": 1, "label": 2, "block": 3}
 
@@ -101,12 +104,8 @@ def match_many(
             "matches": [],  # filled below, once every match's evidence is known
             "index_version": index.version,
         }
-        if request.context == "compose" and decisions:
-            top = decisions[0]
-            result["warning"] = {
-                "text": f"您的内容可能涉及已核实的{top.rumor.verdict.text_zh}，请核实后再发布。",
-                "rumor_id": top.rumor.pk,
-            }
+        if request.context == "compose" and (top := _leading(decisions)) and top.action != "allow":
+            result["warning"] = {"text": compose_warning(top.rumor.verdict), "rumor_id": top.rumor.pk}
         decided.append((len(results), decisions))
         results.append(result)
     # every match's evidence in one compiled pass
@@ -116,6 +115,7 @@ def match_many(
         results[position]["matches"] = [
             _match_payload(d, cards[d.rumor.pk], next(spans), verdict_texts) for d in decisions
         ]
+    _context_cards(requests, results, dict(decided))
     if suspects:
         write = partial(queue_suspected_many, platform=platform, items=suspects)
         if defer is None:
@@ -126,6 +126,59 @@ def match_many(
     for result in results:
         result["took_ms"] = took
     return results
+
+
+def _leading(decisions: list[Decision], *, confirmed: bool = False) -> Decision | None:
+    """The decision behind the answer's action: the strongest action, then the most severe verdict (the first
+    such match on a tie); with `confirmed`, among matches at or above the auto threshold only."""
+    pool = [d for d in decisions if not (confirmed and d.suspected)]
+    return max(pool, key=lambda d: (ACTION_RANK[d.action], d.rumor.verdict.severity_rank), default=None)
+
+
+def compose_warning(verdict: VerdictLabel) -> str:
+    """What an author about to publish is told, worded for the verdict label, in the active language (the
+    request's Accept-Language, or the `lang` the match API was given)."""
+    wording = {
+        "false": gettext("This looks like a rumor that fact-checkers have shown to be false. Please do not spread it."),
+        "inaccurate": gettext(
+            "Fact-checkers found a similar claim inaccurate. Please check the facts before publishing."
+        ),
+        "misleading": gettext(
+            "Fact-checkers found a similar claim misleading. Please add context or check it before publishing."
+        ),
+        "partly_true": gettext(
+            "Fact-checkers found a similar claim only partly true. Please check the details before publishing."
+        ),
+        "unverified": gettext("A similar claim has not been verified yet. Please be careful before sharing it."),
+    }.get(verdict.code)
+    if wording is None:  # a label added to the standard later: its own text in the sentence
+        wording = gettext("Fact-checkers rated a similar claim “%(label)s”. Please check it before publishing.") % {
+            "label": verdict.text
+        }
+    return wording
+
+
+SEARCH_QUERY_MAX = 200  # as the search cards API: the start of a long text is the query
+
+
+def _context_cards(requests: list[MatchRequest], results: list[dict[str, Any]], decided: dict[int, list]) -> None:
+    """What the contexts `comment` and `search` add to an answer.
+
+    - comment: `card`, the debunk card to pin at the top of the post's comments (that of the leading match at or
+      above the auto threshold; null when there is none: a suspected match is not pinned before review);
+    - search: `cards`, the debunk cards for the text as a search query (search.services.search_cards)."""
+    pinned = {
+        i: top.rumor.pk
+        for i, request in enumerate(requests)
+        if request.context == "comment" and (top := _leading(decided.get(i, []), confirmed=True))
+    }
+    rumors = public_rumors().in_bulk(set(pinned.values())) if pinned else {}
+    for i, request in enumerate(requests):
+        if request.context == "comment":
+            rumor = rumors.get(pinned.get(i))
+            results[i]["card"] = rumor_card(rumor) if rumor is not None else None
+        elif request.context == "search":
+            results[i]["cards"] = [rumor_card(hit.rumor) for hit in search_cards(request.text[:SEARCH_QUERY_MAX])]
 
 
 _CARD_SECONDS = 5.0  # verdict labels can change without a new index version: keep cards this long at most

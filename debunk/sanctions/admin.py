@@ -14,6 +14,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -397,6 +398,17 @@ def _day(raw: str, default: date) -> date:
         return default
 
 
+class ReportPublishForm(forms.Form):
+    kind = forms.ChoiceField(label=_("kind"), choices=Report.Kind.choices)
+    period_start = forms.DateField(
+        label=_("from"),
+        required=False,
+        help_text=_(
+            "Empty: the last full week or month. Otherwise a Monday (weekly) or the 1st (monthly), YYYY-MM-DD."
+        ),
+    )
+
+
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "kind", "period_start", "period_end", "published_at", "public_link"]
@@ -410,9 +422,21 @@ class ReportAdmin(ReadOnlyAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("ledger/", self.admin_site.admin_view(self.ledger_view), name="%s_%s_ledger" % info),
+            path("publish/", self.admin_site.admin_view(self.publish_view), name="%s_%s_publish" % info),
         ] + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if request.method == "GET" and request.user.has_perm("debunk.add_report"):
+            self.message_user(
+                request,
+                format_html(
+                    '<a href="{}">{}</a> {}',
+                    reverse("admin:debunk_report_publish"),
+                    gettext("Publish a report now"),
+                    gettext("(Celery beat publishes them on Mondays and on the 1st of each month)."),
+                ),
+                messages.INFO,
+            )
         if request.user.has_perm("debunk.export_ledger"):
             url = reverse("admin:debunk_report_ledger")
             self.message_user(
@@ -426,6 +450,41 @@ class ReportAdmin(ReadOnlyAdmin):
                 messages.INFO,
             )
         return super().changelist_view(request, extra_context)
+
+    def publish_view(self, request: HttpRequest) -> HttpResponse:
+        """Publish the report of a period on demand, through the service Celery beat uses (audited, once a period)."""
+        if not request.user.has_perm("debunk.add_report"):
+            raise PermissionDenied
+        form = ReportPublishForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report, published = reports.report_publish_period(
+                    kind=form.cleaned_data["kind"], period_start=form.cleaned_data["period_start"], by=request.user
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                values = {"report": report, "start": report.period_start, "end": report.period_end}
+                if published:
+                    self.message_user(request, gettext("Published the report %(report)s.") % values, messages.SUCCESS)
+                else:
+                    self.message_user(
+                        request,
+                        gettext("The report %(report)s was already published; nothing changed.") % values,
+                        messages.WARNING,
+                    )
+                return HttpResponseRedirect(reverse("admin:debunk_report_changelist"))
+        return TemplateResponse(
+            request,
+            "admin/debunk/report/publish.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Publish a report now"),
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
     def ledger_view(self, request: HttpRequest) -> HttpResponse:
         """Every audit event of [start, end) as CSV (administrators only)."""

@@ -20,6 +20,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from debunk.api.fields import StrictCharField, StrictIntegerField, StrictRegexField
 from debunk.api.request_log import LoggedAPIView, LoggedListAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, ErrorSerializer
@@ -105,7 +106,7 @@ class SanctionDetailView(LoggedAPIView):
 
 
 class AppealIn(serializers.Serializer):
-    text = serializers.CharField(max_length=5000, help_text="Why the decision should be reviewed (from the user).")
+    text = StrictCharField(max_length=5000, help_text="Why the decision should be reviewed (from the user).")
 
 
 class SanctionAppealView(LoggedAPIView):
@@ -132,14 +133,28 @@ class SanctionAppealView(LoggedAPIView):
 # --- blacklist ---------------------------------------------------------------------------------------------------
 
 
-class HashesIn(serializers.Serializer):
-    """The documented shape; the view validates by hand (one regex per hash), which is much faster."""
+IDENTITY_HASHES = "HMAC-SHA256 (hex) of phone numbers or id numbers under the platforms' shared identity key."
 
+
+class HashesIn(serializers.Serializer):
     hashes = serializers.ListField(
-        child=serializers.RegexField(HASH_PATTERN, min_length=64, max_length=64),
+        child=StrictRegexField(HASH_PATTERN, min_length=64, max_length=64),
         min_length=1,
         max_length=MAX_HASHES,
-        help_text="HMAC-SHA256 (hex) of phone numbers or id numbers under the platforms' shared identity key.",
+        help_text=IDENTITY_HASHES,
+    )
+
+
+class CheckIn(serializers.Serializer):
+    """The documented shape; the view validates by hand (one regex per hash), which is much faster. A hash that is
+    not 64 hex characters (or not a string) gets its own error in the answer, as a bad item of a batch does, so
+    the schema does not refuse it."""
+
+    hashes = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=MAX_HASHES,
+        help_text=IDENTITY_HASHES + " Each should be 64 hex characters; any other item gets its own `error`.",
     )
 
 
@@ -173,7 +188,7 @@ class BlacklistCheckView(LoggedAPIView):
         summary="Check up to 1,000 identity hashes against the blacklist and the registration ban",
         description="`banned` when the identity is under a network-wide registration ban (any platform's "
         "decision) or on your own platform's blacklist, while the sanction is active.",
-        request=HashesIn,
+        request=CheckIn,
         responses={200: CheckOut, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
@@ -194,7 +209,7 @@ class BlacklistCheckView(LoggedAPIView):
 
 
 class IdentitiesIn(HashesIn):
-    sanction_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    sanction_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
 
 
 class IdentitiesOut(serializers.Serializer):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.http import StreamingHttpResponse
@@ -34,6 +34,24 @@ def period_of(*, kind: str, today: date) -> tuple[date, date]:
         return end - timedelta(days=7), end
     end = today.replace(day=1)
     return (end - timedelta(days=1)).replace(day=1), end
+
+
+def period_starting(*, kind: str, start: date, today: date | None = None) -> tuple[date, date]:
+    """The full period [start, end) that begins on `start`: a Monday for a week, the 1st for a month; it must be
+    over (before `today`), since a report's figures are final once published."""
+    if kind not in Report.Kind.values:
+        raise ValidationError({"kind": _("A report is weekly or monthly.")})
+    if kind == Report.Kind.WEEKLY:
+        if start.weekday() != 0:
+            raise ValidationError({"period_start": _("A weekly report starts on a Monday.")})
+        end = start + timedelta(days=7)
+    else:
+        if start.day != 1:
+            raise ValidationError({"period_start": _("A monthly report starts on the 1st of a month.")})
+        end = (start + timedelta(days=31)).replace(day=1)
+    if end > (today or timezone.localdate()):
+        raise ValidationError({"period_start": _("This period is not over yet: its report would change.")})
+    return start, end
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -75,19 +93,43 @@ def report_data(*, start: date, end: date) -> dict[str, Any]:
 
 
 def report_publish(*, kind: str, today: date | None = None) -> Report:
-    """Publish the report of the last full period (the existing one if it was already published)."""
-    start, end = period_of(kind=kind, today=today or timezone.localdate())
+    """Publish the report of the last full period (the existing one if it was already published): Celery beat."""
+    start, _end = period_of(kind=kind, today=today or timezone.localdate())
+    return report_publish_period(kind=kind, period_start=start, by=None, today=today)[0]
+
+
+def report_publish_period(
+    *, kind: str, period_start: date | None = None, by: Any, today: date | None = None
+) -> tuple[Report, bool]:
+    """Publish the report of the period starting on `period_start` (default: the last full one) on demand, from
+    the admin or the publish_report command; (report, True) when published now, (the existing report, False)
+    when that period's report was already published: never a second one. `by=None` is the software (beat, a
+    command run by an operator)."""
+    if by is not None and not by.has_perm("debunk.add_report"):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    today = today or timezone.localdate()
+    if period_start is None:
+        if kind not in Report.Kind.values:
+            raise ValidationError({"kind": _("A report is weekly or monthly.")})
+        start, end = period_of(kind=kind, today=today)
+    else:
+        start, end = period_starting(kind=kind, start=period_start, today=today)
     existing = Report.objects.filter(kind=kind, period_start=start).first()
     if existing is not None:
-        return existing
+        return existing, False
     report = Report(kind=kind, period_start=start, period_end=end, data=report_data(start=start, end=end))
     try:
         with transaction.atomic():
             report.save()
-            audit_record(actor=None, action="report.publish", target=report, changes={"period": [None, str(start)]})
-    except IntegrityError:  # published meanwhile by a duplicate task
-        return Report.objects.get(kind=kind, period_start=start)
-    return report
+            audit_record(
+                actor=by,
+                action="report.publish",
+                target=report,
+                changes={"period": [None, str(start)]},
+            )
+    except IntegrityError:  # published meanwhile by a duplicate task or another administrator
+        return Report.objects.get(kind=kind, period_start=start), False
+    return report, True
 
 
 def report_csv(report: Report) -> str:

@@ -1,11 +1,15 @@
 """`Authorization: Api-Key …`: who gets in, who gets 401 or 403, and how fast a revocation bites."""
 
+import json
+import time
+
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from debunk.api.keys import api_key_revoke
+from debunk.api.keys import api_key_authenticate, api_key_revoke
 from debunk.api.models import ApiKey
 from debunk.core.roles import operator_user
 from tests.api.conftest import api_client, make_key
@@ -91,15 +95,35 @@ def test_revocation_through_the_service_is_immediate(client_for, key):
     assert client_for.get(PING).status_code == 401
 
 
-def test_revocation_elsewhere_bites_when_the_cache_expires(client_for, key):
+def test_revocation_elsewhere_bites_when_the_cache_expires(client_for, key, settings):
     """Another process revoking the key (its cache is not ours) takes effect within API_KEY_CACHE_SECONDS."""
-    from django.core.cache import cache
-
+    settings.API_KEY_CACHE_SECONDS = 1
     assert client_for.get(PING).status_code == 200
     ApiKey.objects.filter(pk=key[0].pk).update(revoked_at=timezone.now())
     assert client_for.get(PING).status_code == 200  # still cached
-    cache.delete(f"debunk:api-key:{key[0].prefix}")  # the cache entry expires
+    time.sleep(1.1)  # the cache entry expires
     assert client_for.get(PING).status_code == 401
+
+
+def test_the_cache_holds_plain_data_and_authenticates_from_it(client_for, key, platform):
+    """Ids, flags, prefix, hash, dates as strings: JSON-serialisable, never a pickled model instance."""
+    assert client_for.get(PING).status_code == 200
+    cached = cache.get(f"debunk:api-key:v2:{key[0].prefix}")
+    assert isinstance(cached, dict)
+    assert json.loads(json.dumps(cached)) == cached
+    assert cached["key"]["key_hash"] == key[0].key_hash and cached["key"]["revoked_at"] is None
+    assert cached["platform"]["code"] == "weibo" and cached["platform"]["is_active"] is True
+    with CaptureQueriesContext(connection) as queries:
+        found = api_key_authenticate(key[1])
+        assert (found.pk, found.platform.pk, found.platform.code, found.platform.is_active) == (
+            key[0].pk,
+            platform.pk,
+            "weibo",
+            True,
+        )
+        assert found.created_at == key[0].created_at and found.platform.created_at == platform.created_at
+    assert not queries.captured_queries  # everything came from the cache, nothing deferred
+    assert api_key_authenticate(key[1][:-1] + ("A" if key[1][-1] != "A" else "B")) is None  # the hash still decides
 
 
 def test_revocation_without_cache_is_immediate(client_for, key, settings):

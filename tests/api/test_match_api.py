@@ -27,7 +27,8 @@ def test_match_contract(client_for, rumor):
     )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"matched", "action", "matches", "index_version", "took_ms"}
+    assert set(body) == {"matched", "action", "matches", "index_version", "took_ms", "card"}  # card: context comment
+    assert body["card"]["rumor_id"] == rumor.pk
     assert (body["matched"], body["action"]) == (True, "block")
     match = body["matches"][0]
     assert set(match) == {
@@ -57,7 +58,10 @@ def test_no_match_answer(client_for, rumor):
         ({"text": ""}, "text"),
         ({"text": "   "}, "text"),
         ({"text": "x" * 20_001}, "text"),
-        ({"text": 42}, None),  # DRF coerces numbers to strings; must not 500
+        ({"text": 42}, "text"),  # a number is not a string (DRF would coerce it to "42")
+        ({"text": True}, "text"),
+        ({"text": "ok", "platform_post_id": 7}, "platform_post_id"),
+        ({"text": "ok", "context": 1}, "context"),
         ({"text": ["a"]}, "text"),
         ({"text": "ok", "context": "publish-now"}, "context"),
         ({"text": "ok", "platform_post_id": "x" * 200}, "platform_post_id"),
@@ -137,7 +141,7 @@ def test_nul_characters_in_text_are_accepted_and_ignored(client_for, rumor):
 
 def test_schema_states_the_non_blank_rule(client_for):
     schema = client_for.get("/api/v1/schema/?format=json").json()
-    text = schema["components"]["schemas"]["MatchInput"]["properties"]["text"]
+    text = schema["components"]["schemas"]["SingleInput"]["properties"]["text"]
     assert text["pattern"] == "\\S"
 
 
@@ -191,7 +195,7 @@ def test_batch_answers_are_the_same_through_the_fast_path_and_the_serializer(cli
     items = [
         {"id": "a", "text": CLAIM, "platform_post_id": "p1", "context": "compose"},
         {"id": " b ", "text": CLAIM},  # trimmed by the serializer
-        {"id": "c", "text": 42},  # coerced by the serializer
+        {"id": "c", "text": 42},  # not a string: an error either way
         {"id": "d", "text": "今天天气很好，适合出门散步"},
         {"id": "e", "text": "   "},
     ]

@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from debunk.core.roles import ADMINISTRATOR, FACT_CHECKER, REVIEWER, roles_sync
 
@@ -12,9 +13,24 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo accounts and print their credentials. For demos only."
+    help = (
+        "Create (or reset) the demo accounts and print their credentials. For demos only: refused when DEBUG is off "
+        "unless --force is given."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even though DEBUG is off (a throwaway stack on loopback, such as make stack).",
+        )
 
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "DEBUG is off: this looks like production, and the demo accounts have published passwords "
+                "(an administrator among them). Nothing was created. Use --force only on a throwaway demo stack."
+            )
         roles_sync()
         user_model = get_user_model()
         self.stdout.write("Demo accounts (for local demos only):")

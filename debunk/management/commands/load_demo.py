@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-DEMO_FILE = Path(__file__).resolve().parents[2] / "stock" / "demo" / "rumors.jsonl"
+DEMO_FILE = Path(__file__).resolve().parents[2] / "stock" / "demo" / "rumors.jsonl"  # debunk/stock/demo/
 
 
 class Command(BaseCommand):
