@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debunk.settings")
 
@@ -10,3 +10,16 @@ app = Celery("debunk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each part keeps its tasks in its own package; their names are pinned (`debunk.tasks.<name>`).
 app.autodiscover_tasks(["debunk.stock", "debunk.api", "debunk.corrections", "debunk.sanctions", "search"])
+
+
+@signals.worker_init.connect
+def _warm_up_matcher(**_kwargs) -> None:
+    """Load (or compile, once per machine) the matcher's kernels in the worker's main process, before its pool
+    processes fork from it: tasks that match (corrections intake, the post archive) do not pay for it. The
+    index is left to each pool process (a database connection must not cross a fork)."""
+    from django.conf import settings
+
+    if settings.MATCH_WARM_UP_AT_START:
+        from debunk.matching import compiled
+
+        compiled.warm_up()
