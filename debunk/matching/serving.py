@@ -43,6 +43,7 @@ _index: MatchIndex | None = None
 _checked_at = 0.0
 _builder: threading.Thread | None = None
 _built: MatchIndex | None = None  # a background build's result when MATCH_INDEX_DIR is empty
+_reload_at = 0  # a "reload everything" change was seen at this version: a snapshot at least as new is needed
 
 
 def _entries(rumor_ids: list[int] | None = None):
@@ -198,7 +199,7 @@ def refreshed(index: MatchIndex | None) -> MatchIndex:
 
     Never builds a snapshot itself (except the first load of a process, see open_snapshot): past
     MATCH_INDEX_MAX_DELTA it starts a background build and answers from the deltas meanwhile."""
-    global _built
+    global _built, _reload_at
     version = latest_version()
     if index is None:
         return open_snapshot(version)
@@ -220,7 +221,9 @@ def refreshed(index: MatchIndex | None) -> MatchIndex:
     else:
         changes = _changes(index.version, version)
         index = _with_deltas(index, changes, version)
-    if None in changes or index.delta_size > settings.MATCH_INDEX_MAX_DELTA:
+    if None in changes:
+        _reload_at = max(_reload_at, version)
+    if index.snapshot_version < _reload_at or index.delta_size > settings.MATCH_INDEX_MAX_DELTA:
         start_background_build()
     return index
 
@@ -314,7 +317,7 @@ def _freeze_once() -> None:
 
 def reset() -> None:
     """Forget the loaded index (tests; a process that wants a fresh start)."""
-    global _index, _checked_at, _built
+    global _index, _checked_at, _built, _reload_at
     wait_for_build()
     with _lock:
-        _index, _checked_at, _built = None, 0.0, None
+        _index, _checked_at, _built, _reload_at = None, 0.0, None, 0
