@@ -20,6 +20,13 @@ def _warm_up_matcher(**_kwargs) -> None:
     from django.conf import settings
 
     if settings.MATCH_WARM_UP_AT_START:
+        import logging
+        import time
+
         from debunk.matching import compiled
 
+        started = time.perf_counter()
         compiled.warm_up()
+        logging.getLogger("debunk.matching").info(
+            "matcher kernels loaded in %.1f s, before the pool processes fork", time.perf_counter() - started
+        )

@@ -127,3 +127,11 @@ def test_kernels_are_cached_outside_a_read_only_source_tree(served):
             if path.is_dir() and not path.is_symlink():
                 path.chmod(0o755)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.celery_worker
+def test_a_celery_worker_loads_the_kernels_before_its_pool_forks(celery_worker):
+    log = Path(celery_worker.log.name).read_text()
+    loaded, ready = log.find("matcher kernels loaded in"), log.find(" ready.")
+    assert loaded != -1, log[-2000:]
+    assert ready == -1 or loaded < ready
