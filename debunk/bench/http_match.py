@@ -3,11 +3,14 @@
 - `http_floor_req_per_s`: GET /api/v1/ping, a trivial authenticated DRF JSON endpoint (the HTTP floor);
 - `http_single_posts_per_s`: POST /api/v1/match, one post per request;
 - `http_batch_posts_per_s`: POST /api/v1/match/batch, BATCH_SIZE posts per request;
+- `http_single_p99_ms_at_80pct` / `http_batch_p99_ms_at_80pct`: p99 latency of requests sent on a fixed schedule
+  (open loop) at 80% of the maximum rate measured just before (`*_80pct_req_per_s`);
 - `http_single_vs_floor` and `http_batch_vs_single`, the ratios, which hold on a noisy machine because the
   three endpoints are measured in interleaved rounds (floor, single, batch, floor, …) and each figure is the
   median of its rounds.
 
-The server runs against a throwaway SQLite database and match index in a temporary directory (removed at the
+The server runs against a throwaway SQLite database (or, `backend="postgres"`, PostgreSQL + Redis started by
+.ci/services.sh as `make stack` starts them, on free ports) and match index in a temporary directory (removed at the
 end, as is the server stopped, also on errors), so the developer's database, index and cache are never touched.
 The stock is loaded by debunk.bench.http_match_server in a subprocess, which also builds the index snapshot
 once, so both workers memory-map the same files.
@@ -247,10 +250,16 @@ def http_figures(
         if not all(median.values()):
             raise RuntimeError(f"an endpoint answered no request successfully: {median}; {errors.samples}")
         # Latency under a steady load below saturation: requests sent on a fixed schedule at LOAD_SHARE of the
-        # measured maximum, each timed from its scheduled send (a late answer delays no measurement).
+        # maximum, each timed from its scheduled send (a late answer delays no measurement). The maximum is
+        # measured again just before (closed loop, SECONDS): on a shared machine the capacity of the rounds above
+        # may no longer hold, and a rate above the current capacity would measure a growing queue instead.
         p99: dict[str, float] = {}
+        paced_rates: dict[str, float] = {}
         for endpoint in endpoints[1:]:
-            rate = LOAD_SHARE * median[endpoint.name] / endpoint.posts_per_request
+            probe = _hammer(port, headers, endpoint, seconds=SECONDS)
+            errors.add(probe)
+            rate = LOAD_SHARE * probe.ok / probe.seconds
+            paced_rates[endpoint.name] = rate
             latencies, tally = _paced(port, headers, endpoint, rate=rate, seconds=PACED_SECONDS)
             errors.add(tally)
             p99[endpoint.name] = float(np.percentile(latencies, 99)) * 1000 if latencies else float("nan")
@@ -272,7 +281,9 @@ def http_figures(
             "http_single_vs_floor": round(median["single"] / median["floor"], 3),
             "http_batch_vs_single": round(median["batch"] / median["single"], 3),
             "http_single_p99_ms_at_80pct": round(p99["single"], 1),
+            "http_single_80pct_req_per_s": round(paced_rates["single"], 1),
             "http_batch_p99_ms_at_80pct": round(p99["batch"], 1),
+            "http_batch_80pct_req_per_s": round(paced_rates["batch"], 1),
             "http_errors": errors.errors,
         }
 
