@@ -5,6 +5,7 @@ Celery tasks run eagerly); production values are documented in README.md.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -173,6 +174,30 @@ MATCH_INDEX_POLL_SECONDS = float(env_str("MATCH_INDEX_POLL_SECONDS", "1.0"))
 GC_BETWEEN_REQUESTS = env_bool("GC_BETWEEN_REQUESTS", True)
 MATCH_INDEX_DIR = env_str("MATCH_INDEX_DIR", str(BASE_DIR / "var" / "match-index"))
 MATCH_INDEX_MAX_DELTA = env_int("MATCH_INDEX_MAX_DELTA", 500)
+
+
+def _default_numba_cache_dir() -> str:
+    """var/numba-cache when the install directory is writable, else the user's cache directory."""
+    var = BASE_DIR / "var"
+    try:
+        var.mkdir(exist_ok=True)
+        probe = var / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+        return str(var / "numba-cache")
+    except OSError:
+        return str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "debunk" / "numba")
+
+
+# The matcher's compiled kernels (debunk/matching/compiled.py) are cached here rather than next to the source
+# (a read-only install directory cannot hold them). numba reads NUMBA_CACHE_DIR from the environment once, at
+# import: settings are loaded before anything imports it; if something did, its configuration is reloaded.
+NUMBA_CACHE_DIR = env_str("NUMBA_CACHE_DIR") or _default_numba_cache_dir()
+os.environ["NUMBA_CACHE_DIR"] = NUMBA_CACHE_DIR
+if "numba.core.config" in sys.modules:
+    sys.modules["numba.core.config"].reload_config()
+# Serving processes load the compiled matcher and the match index at start (debunk.wsgi, Celery worker init).
+MATCH_WARM_UP_AT_START = env_bool("MATCH_WARM_UP_AT_START", True)
 MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
 MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
 

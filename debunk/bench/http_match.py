@@ -3,11 +3,14 @@
 - `http_floor_req_per_s`: GET /api/v1/ping, a trivial authenticated DRF JSON endpoint (the HTTP floor);
 - `http_single_posts_per_s`: POST /api/v1/match, one post per request;
 - `http_batch_posts_per_s`: POST /api/v1/match/batch, BATCH_SIZE posts per request;
+- `http_single_p99_ms_at_80pct` / `http_batch_p99_ms_at_80pct`: p99 latency of requests sent on a fixed schedule
+  (open loop) at 80% of the maximum rate measured just before (`*_80pct_req_per_s`);
 - `http_single_vs_floor` and `http_batch_vs_single`, the ratios, which hold on a noisy machine because the
   three endpoints are measured in interleaved rounds (floor, single, batch, floor, …) and each figure is the
   median of its rounds.
 
-The server runs against a throwaway SQLite database and match index in a temporary directory (removed at the
+The server runs against a throwaway SQLite database (or, `backend="postgres"`, PostgreSQL + Redis started by
+.ci/services.sh as `make stack` starts them, on free ports) and match index in a temporary directory (removed at the
 end, as is the server stopped, also on errors), so the developer's database, index and cache are never touched.
 The stock is loaded by debunk.bench.http_match_server in a subprocess, which also builds the index snapshot
 once, so both workers memory-map the same files.
@@ -17,6 +20,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -29,9 +33,11 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -51,6 +57,9 @@ SERVER_DEBUG = False
 RATE = "100000000/min"  # throttling must never answer 429 here
 REQUEST_TIMEOUT = 120.0
 START_TIMEOUT = 120.0
+LOAD_SHARE = 0.8  # the steady load of the latency measurement, as a share of the measured maximum rate
+PACED_SECONDS = 8.0
+PACED_THREADS = 12  # enough clients that the schedule holds while a few requests wait
 PING, MATCH, BATCH = "/api/v1/ping", "/api/v1/match", "/api/v1/match/batch"
 
 
@@ -84,18 +93,45 @@ class Tally:
             self.samples.append(sample[:300])
 
 
-def http_figures(stock: benchmark.Prepared, queries: list[str], say: Callable[[str], None]) -> dict:
-    """Serve the stock with gunicorn and measure the three endpoints; see the module docstring."""
-    if not queries:
-        raise ValueError("the HTTP benchmark needs queries")
+@dataclass
+class Served:
+    """The stock served by gunicorn: where, with which key, at which index version, in which environment."""
+
+    port: int
+    headers: dict[str, str]
+    version: int
+    env: dict[str, str]
+    tmp: Path
+    server: subprocess.Popen
+    log: Any
+
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@contextmanager
+def serve(
+    stock: benchmark.Prepared, say: Callable[[str], None], *, backend: str = "sqlite", poll_seconds: float = 3600
+) -> Iterator[Served]:
+    """Load the stock into a throwaway database (SQLite, or PostgreSQL + Redis started as .ci/services.sh starts
+    them for `make stack`) and serve it with gunicorn on 127.0.0.1; everything is stopped and removed at the end,
+    also on errors."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
     tmp = Path(tempfile.mkdtemp(prefix="debunk-http-bench-"))
     server: subprocess.Popen | None = None
     server_log = None
+    services = tmp / "services"
     try:
         env = _environment(tmp)
+        env["MATCH_INDEX_POLL_SECONDS"] = str(poll_seconds)
+        if backend == "postgres":
+            started = time.perf_counter()
+            env.update(_start_services(services, env))
+            say(f"http: PostgreSQL and Redis started in {services} ({time.perf_counter() - started:.1f} s)")
         started = time.perf_counter()
         _run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env, "migrate")
-        say(f"http: throwaway database migrated in {tmp} ({time.perf_counter() - started:.1f} s)")
+        say(f"http: throwaway {backend} database migrated ({time.perf_counter() - started:.1f} s)")
 
         started = time.perf_counter()
         _write_stock(tmp, stock)
@@ -143,7 +179,47 @@ def http_figures(stock: benchmark.Prepared, queries: list[str], say: Callable[[s
         started = time.perf_counter()
         _wait_ready(server, port, headers, server_log)
         say(f"http: gunicorn on 127.0.0.1:{port}, {WORKERS} sync workers ({time.perf_counter() - started:.1f} s)")
+        yield Served(port, headers, version, env, tmp, server, server_log)
+    finally:
+        if server is not None:
+            _stop(server)
+        if server_log is not None:
+            server_log.close()
+        if backend == "postgres":
+            subprocess.run(
+                ["bash", str(Path(settings.BASE_DIR) / ".ci" / "services.sh"), "stop", str(services)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=120,
+            )
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _start_services(directory: Path, env: dict[str, str]) -> dict[str, str]:
+    """PostgreSQL and Redis on free loopback ports (.ci/services.sh); their DATABASE_URL, REDIS_URL, broker URL."""
+    ports = {"PGPORT": str(_free_port()), "REDIS_PORT": str(_free_port())}
+    done = subprocess.run(
+        ["bash", str(Path(settings.BASE_DIR) / ".ci" / "services.sh"), "start", str(directory)],
+        env={**env, **ports},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"http benchmark: .ci/services.sh start failed:\n{done.stderr[-3000:]}")
+    found = dict(re.findall(r"^export (\w+)=(\S+)$", (directory / "env").read_text(), flags=re.M))
+    return {name: found[name].strip("'\"") for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+
+
+def http_figures(
+    stock: benchmark.Prepared, queries: list[str], say: Callable[[str], None], *, backend: str = "sqlite"
+) -> dict:
+    """Serve the stock with gunicorn and measure the three endpoints; see the module docstring."""
+    if not queries:
+        raise ValueError("the HTTP benchmark needs queries")
+    with serve(stock, say, backend=backend) as served:
+        port, headers, version, server = served.port, served.headers, served.version, served.server
         endpoints = _endpoints(queries)
         errors = Tally()
         matched = _check(port, headers, endpoints, version)
@@ -170,29 +246,89 @@ def http_figures(stock: benchmark.Prepared, queries: list[str], say: Callable[[s
                     f"{server_cpu * 1000 / max(tally.ok, 1):.2f} ms a request, client {client_cpu / tally.seconds:.0%} "
                     "of a core)"
                 )
+        median = {name: statistics.median(values) for name, values in rates.items()}
+        if not all(median.values()):
+            raise RuntimeError(f"an endpoint answered no request successfully: {median}; {errors.samples}")
+        # Latency under a steady load below saturation: requests sent on a fixed schedule at LOAD_SHARE of the
+        # maximum, each timed from its scheduled send (a late answer delays no measurement). The maximum is
+        # measured again just before (closed loop, SECONDS): on a shared machine the capacity of the rounds above
+        # may no longer hold, and a rate above the current capacity would measure a growing queue instead.
+        p99: dict[str, float] = {}
+        paced_rates: dict[str, float] = {}
+        for endpoint in endpoints[1:]:
+            probe = _hammer(port, headers, endpoint, seconds=SECONDS)
+            errors.add(probe)
+            rate = LOAD_SHARE * probe.ok / probe.seconds
+            paced_rates[endpoint.name] = rate
+            latencies, tally = _paced(port, headers, endpoint, rate=rate, seconds=PACED_SECONDS)
+            errors.add(tally)
+            p99[endpoint.name] = float(np.percentile(latencies, 99)) * 1000 if latencies else float("nan")
+            say(
+                f"http: {endpoint.name} at {rate:.1f} req/s ({LOAD_SHARE:.0%} of the maximum): p50 "
+                f"{np.percentile(latencies, 50) * 1000:.1f} ms, p99 {p99[endpoint.name]:.1f} ms, "
+                f"{tally.ok} requests, {tally.errors} errors"
+            )
         if errors.errors:
             say(f"http: {errors.errors} failed requests: {dict(errors.problems)}")
             for sample in errors.samples:
                 say(f"http:   {sample}")
-            for line in _log_tail(server_log).splitlines()[-20:]:
+            for line in _log_tail(served.log).splitlines()[-20:]:
                 say(f"http: gunicorn: {line}")
-        median = {name: statistics.median(values) for name, values in rates.items()}
-        if not all(median.values()):
-            raise RuntimeError(f"an endpoint answered no request successfully: {median}; {errors.samples}")
         return {
             "http_floor_req_per_s": round(median["floor"], 1),
             "http_single_posts_per_s": round(median["single"], 1),
             "http_batch_posts_per_s": round(median["batch"], 1),
             "http_single_vs_floor": round(median["single"] / median["floor"], 3),
             "http_batch_vs_single": round(median["batch"] / median["single"], 3),
+            "http_single_p99_ms_at_80pct": round(p99["single"], 1),
+            "http_single_80pct_req_per_s": round(paced_rates["single"], 1),
+            "http_batch_p99_ms_at_80pct": round(p99["batch"], 1),
+            "http_batch_80pct_req_per_s": round(paced_rates["batch"], 1),
             "http_errors": errors.errors,
         }
-    finally:
-        if server is not None:
-            _stop(server)
-        if server_log is not None:
-            server_log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _paced(
+    port: int, headers: dict[str, str], endpoint: Endpoint, *, rate: float, seconds: float
+) -> tuple[list[float], Tally]:
+    """Requests at `rate` per second on a fixed schedule (spread over PACED_THREADS clients) for `seconds`; the
+    latency of each runs from its scheduled send time to its answer (open loop: no coordinated omission)."""
+    interval = 1.0 / rate
+    total = max(1, int(rate * seconds))
+    tickets = itertools.count()
+    latencies: list[float] = []
+    tally = Tally()
+    guard = threading.Lock()
+    started = time.perf_counter() + 0.05
+
+    def client() -> None:
+        while (n := next(tickets)) < total:
+            due = started + n * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            body = endpoint.bodies[n % len(endpoint.bodies)]
+            try:
+                status, answer = _request(port, endpoint.method, endpoint.path, body, headers)
+            except (OSError, http.client.HTTPException) as exc:
+                with guard:
+                    tally.error(type(exc).__name__, f"{endpoint.path}: {exc!r}")
+                continue
+            elapsed = time.perf_counter() - due
+            with guard:
+                if status == 200:
+                    tally.ok += 1
+                    latencies.append(elapsed)
+                else:
+                    tally.error(str(status), f"{endpoint.path} {status}: {answer[:200]!r}")
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(PACED_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tally.seconds = time.perf_counter() - started
+    return latencies, tally
 
 
 def _environment(tmp: Path) -> dict[str, str]:

@@ -132,6 +132,7 @@ class MatchIndex:
 
     def __init__(self, entries: Iterable[Entry] = (), version: int = 0, arrays: dict[str, np.ndarray] | None = None):
         self.version = version
+        self.snapshot_version = version  # the version of the snapshot arrays; `version` moves on with the deltas
         self._a = _read_only(arrays if arrays is not None else build_arrays(entries))
         self._shift = 64 - (len(self._a["lsh_off"]) - 1).bit_length() + 1
         self._dead: np.ndarray | None = None  # snapshot rows superseded by the deltas (built when first needed)
@@ -194,6 +195,7 @@ class MatchIndex:
     def clone(self, version: int) -> "MatchIndex":
         """A copy sharing the snapshot arrays, with its own deltas (readers of self are undisturbed)."""
         other = MatchIndex(version=version, arrays=self._a)
+        other.snapshot_version = self.snapshot_version
         other._added = dict(self._added)
         other._added_exact = defaultdict(set, {k: set(v) for k, v in self._added_exact.items()})
         other._delta = defaultdict(list, {k: list(v) for k, v in self._delta.items()})

@@ -3,6 +3,7 @@ Celery task the beat schedule names is registered under its pinned name."""
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.ben
 
 def _loaded_after(code: str) -> list[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {**os.environ, "MATCH_WARM_UP_AT_START": "0"}  # importing debunk.wsgi would load the match index
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.splitlines()[-1])
 
 

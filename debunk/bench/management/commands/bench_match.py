@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from debunk.bench import matching as bm
 from debunk.bench.figures import FiguresCommand
@@ -24,6 +24,13 @@ class Command(FiguresCommand):
         )
         parser.add_argument("--no-http", action="store_true", help="Skip the gunicorn measurements.")
         parser.add_argument(
+            "--stacks",
+            default="sqlite",
+            help="Comma-separated stacks gunicorn serves the HTTP measurements from, one after the other in this run: "
+            "sqlite (embedded, http_* figures) and/or postgres (PostgreSQL + Redis as `make stack` starts them, "
+            "pg_http_* figures). Default: sqlite.",
+        )
+        parser.add_argument(
             "--no-baseline",
             action="store_true",
             help="Skip datasketch (speed and memory): at 1,000,000 fingerprints its LSH, measured under tracemalloc, "
@@ -32,6 +39,12 @@ class Command(FiguresCommand):
         super().add_arguments(parser)
 
     def handle(self, *args, **opts) -> None:
+        from debunk.bench.http_match import BACKENDS
+
+        stacks = [s.strip() for s in opts["stacks"].split(",") if s.strip()]
+        unknown = sorted(set(stacks) - set(BACKENDS)) or ([] if stacks else ["(none)"])
+        if unknown:
+            raise CommandError(f"--stacks: unknown stack {', '.join(unknown)}; choose from {', '.join(BACKENDS)}.")
         figures: dict[str, float | int | str] = {}
         corpus = bm.Corpus()
         started = time.perf_counter()
@@ -101,5 +114,8 @@ class Command(FiguresCommand):
         if not opts["no_http"]:
             from debunk.bench.http_match import http_figures
 
-            figures.update(http_figures(stock, queries, say=self.say))
+            for stack in stacks:
+                prefix = "" if stack == "sqlite" else "pg_"
+                measured = http_figures(stock, queries, say=lambda m, s=stack: self.say(f"[{s}] {m}"), backend=stack)
+                figures.update({f"{prefix}{k}": v for k, v in measured.items()})
         self.print_figures(figures)
