@@ -50,8 +50,9 @@ class DeleteRefusalsOnConfirmation:
         objs = list(objs)
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         refusals = self.delete_refusals(objs)
-        # the service's reasons name what refers to the object: they replace Django's list of protected rows
-        return deleted, counts, perms_needed, list(refusals) or protected
+        if refusals:  # the service's reasons say what refers to the objects: they replace Django's lists
+            return deleted, counts, set(), refusals
+        return deleted, counts, perms_needed, protected
 
 
 def refusals_of(check: Any, objs: Iterable[Any], label: bool) -> list[str]:
