@@ -1,43 +1,122 @@
-import json
+"""The classification standard in the admin: categories and verdict labels, every add, change, revert (history)
+and delete through labels.services (audited). One that rumors use cannot be deleted: the confirmation page says
+so, with no "Yes" button."""
 
+import json
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from debunk.core.admin_bulk import apply_each
+from debunk.core.admin_refusals import DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, refusals_of
+from labels import services
 from labels.models import Category, VerdictLabel
 from labels.standard import standard_export
 
 
 @admin.action(description=_("Export the whole standard as JSON"))
-def export_standard(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> HttpResponse:
+def export_standard(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
     body = json.dumps(standard_export(), ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="classification-standard.json"'
     return response
 
 
+class CategoryForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ["code", "parent", "name_zh", "name_en", "tier", "review_deadline_hours", "position"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            services.category_parent_check(category=self.instance, parent=data.get("parent"))
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return data
+
+
+class VerdictLabelForm(forms.ModelForm):
+    class Meta:
+        model = VerdictLabel
+        fields = [
+            "code",
+            "text_zh",
+            "text_en",
+            "colour",
+            "severity_rank",
+            "claimreview_rating",
+            "claimreview_value",
+            "default_action",
+            "match_auto_threshold",
+            "match_review_threshold",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            services.verdict_thresholds_check(
+                auto=data.get("match_auto_threshold"), review=data.get("match_review_threshold")
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return data
+
+
+class StandardAdmin(DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, SimpleHistoryAdmin):
+    """What both share: the export action, and "delete selected" through each row's delete_model (a service)."""
+
+    actions = [export_standard]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        apply_each(self, request, list(queryset), lambda obj: self.delete_model(request, obj))
+
+
 @admin.register(Category)
-class CategoryAdmin(SimpleHistoryAdmin):
+class CategoryAdmin(StandardAdmin):
+    form = CategoryForm
     list_display = ["indented_name", "code", "name_en", "tier", "review_deadline_hours", "position"]
     list_filter = ["tier", "parent"]
     search_fields = ["code", "name_zh", "name_en"]
     ordering = ["position", "code"]
-    actions = [export_standard]
 
     @admin.display(description=_("name"), ordering="position")
     def indented_name(self, obj: Category) -> str:
         return format_html("{}{}", "— " * len(obj.ancestors()), obj.name_zh)
 
+    def save_model(self, request: HttpRequest, obj: Category, form: forms.ModelForm, change: bool) -> None:
+        services.category_save(category=obj, by=request.user)
+
+    def delete_refusals(self, objs: list[Category]) -> list[str]:
+        return refusals_of(services.category_check_deletable, objs, label=len(objs) > 1)
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        services.category_delete(category=obj, by=request.user)
+
 
 @admin.register(VerdictLabel)
-class VerdictLabelAdmin(SimpleHistoryAdmin):
+class VerdictLabelAdmin(StandardAdmin):
+    form = VerdictLabelForm
     list_display = ["badge", "code", "text_en", "severity_rank", "claimreview_rating", "default_action"]
     list_filter = ["default_action"]
     search_fields = ["code", "text_zh", "text_en"]
-    actions = [export_standard]
 
     @admin.display(description=_("verdict"), ordering="code")
     def badge(self, obj: VerdictLabel) -> str:
         return format_html('<span class="verdict-badge" style="background:{}">{}</span>', obj.colour, obj.text_zh)
+
+    def save_model(self, request: HttpRequest, obj: VerdictLabel, form: forms.ModelForm, change: bool) -> None:
+        services.verdict_save(verdict=obj, by=request.user)
+
+    def delete_refusals(self, objs: list[VerdictLabel]) -> list[str]:
+        return refusals_of(services.verdict_check_deletable, objs, label=len(objs) > 1)
+
+    def delete_model(self, request: HttpRequest, obj: VerdictLabel) -> None:
+        services.verdict_delete(verdict=obj, by=request.user)

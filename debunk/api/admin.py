@@ -1,4 +1,7 @@
-"""API keys and the API request log.
+"""Platforms, their API keys and the API request log.
+
+Platforms are created, edited, (de)activated and deleted through debunk.api.platforms (audited); one that anything
+refers to is deactivated, not deleted, and the delete confirmation page says so.
 
 A key is created through debunk.api.services: the raw key is shown once, in the message after saving, and
 only its prefix is stored in the clear. Keys are never edited (revoke and create another); the hash is never
@@ -14,10 +17,12 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from debunk.api import platforms as platform_services
 from debunk.api.keys import api_key_create, api_key_revoke
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
 from debunk.core.admin_bulk import apply_each
 from debunk.core.admin_readonly import AddThenReadOnlyMixin, ReadOnlyAdmin
+from debunk.core.admin_refusals import DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, refusals_of
 
 
 class RevokedFilter(admin.SimpleListFilter):
@@ -115,7 +120,46 @@ class ApiRequestLogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Platform)
-class PlatformAdmin(admin.ModelAdmin):
+class PlatformAdmin(DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, admin.ModelAdmin):
     list_display = ["name", "code", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "code"]
+    fields = ["code", "name", "is_active"]
+    actions = ["deactivate_selected", "activate_selected"]
+
+    def save_model(self, request: HttpRequest, obj: Platform, form: forms.ModelForm, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in platform_services.PLATFORM_FIELDS}
+        if change:
+            platform_services.platform_update(platform=obj, by=request.user, **fields)
+            return
+        created = platform_services.platform_create(by=request.user, **fields)
+        obj.pk = created.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def delete_refusals(self, objs: list[Platform]) -> list[str]:
+        return refusals_of(platform_services.platform_check_deletable, objs, label=len(objs) > 1)
+
+    def delete_model(self, request: HttpRequest, obj: Platform) -> None:
+        platform_services.platform_delete(platform=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        apply_each(self, request, list(queryset), lambda platform: self.delete_model(request, platform))
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[Platform], active: bool) -> None:
+        done = apply_each(
+            self,
+            request,
+            queryset.filter(is_active=not active),
+            lambda platform: platform_services.platform_set_active(platform=platform, active=active, by=request.user),
+        )
+        message = _("Activated %(n)d platform(s).") if active else _("Deactivated %(n)d platform(s).")
+        self.message_user(request, message % {"n": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Deactivate selected platforms"), permissions=["change"])
+    def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
+        self._set_active(request, queryset, False)
+
+    @admin.action(description=_("Activate selected platforms"), permissions=["change"])
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
+        self._set_active(request, queryset, True)

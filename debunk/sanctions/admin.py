@@ -25,6 +25,8 @@ from debunk.api.models import Platform
 from debunk.core.admin_bulk import apply_each, error_text
 from debunk.core.admin_lookups import rumor_or_hash_search
 from debunk.core.admin_readonly import AddThenReadOnlyMixin, ReadOnlyAdmin
+from debunk.core.admin_refusals import DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, refusals_of
+from debunk.sanctions import organizations as organization_services
 from debunk.sanctions import reports, rules
 from debunk.sanctions import services as svc
 from debunk.sanctions.models import (
@@ -88,7 +90,10 @@ class JointMeasureForm(ActionForm):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, admin.ModelAdmin):
+    """Organisations and their member accounts, every add, change and delete (inline rows included) through
+    debunk.sanctions.organizations (audited)."""
+
     list_display = ["name", "member_count", "sanctions_applied", "created_at"]
     search_fields = ["name", "members__author_hash"]
     inlines = [OrganizationMemberInline]
@@ -112,6 +117,36 @@ class OrganizationAdmin(admin.ModelAdmin):
         found = svc.organization_summary(organization=obj)
         labels = dict(Measure.choices)
         return ", ".join(f"{labels[m]}: {n}" for m, n in sorted(found["by_measure"].items())) or "—"
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: forms.ModelForm, change: bool) -> None:
+        organization_services.organization_save(organization=obj, by=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Each member row's add, change or delete goes through its service (audited)."""
+        instances = formset.save(commit=False)  # lists the deleted rows too, without deleting them
+        for member in formset.deleted_objects:
+            organization_services.member_remove(member=member, by=request.user)
+        for member in instances:
+            if member.pk is None:
+                organization_services.member_add(
+                    organization=member.organization,
+                    by=request.user,
+                    platform=member.platform,
+                    author_hash=member.author_hash,
+                )
+            else:
+                organization_services.member_update(
+                    member=member, by=request.user, platform=member.platform, author_hash=member.author_hash
+                )
+
+    def delete_refusals(self, objs: list[Organization]) -> list[str]:
+        return refusals_of(organization_services.organization_check_deletable, objs, label=len(objs) > 1)
+
+    def delete_model(self, request: HttpRequest, obj: Organization) -> None:
+        organization_services.organization_delete(organization=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        apply_each(self, request, list(queryset), lambda organization: self.delete_model(request, organization))
 
     def has_joint_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("debunk.apply_sanction")

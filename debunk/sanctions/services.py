@@ -376,8 +376,10 @@ def _end(sanction: Sanction, *, by: Any, status: str, action: str, reason: str, 
     return sanction
 
 
-def sanctions_expire(*, now: datetime | None = None) -> int:
-    """End the active measures whose time is up; running it again changes nothing."""
+def sanctions_expire(*, by: Any, now: datetime | None = None) -> int:
+    """End the active measures whose time is up; running it again changes nothing. The scheduler acts as an
+    explicit system user (`debunk.sanctions.tasks.expire_sanctions`), so every expiry names who ended it."""
+    require_perm(by, "debunk.apply_sanction")
     now = now or timezone.now()
     ids = list(Sanction.objects.filter(status=S.ACTIVE, ends_at__lte=now).values_list("pk", flat=True))
     done = 0
@@ -386,7 +388,7 @@ def sanctions_expire(*, now: datetime | None = None) -> int:
             sanction = Sanction.objects.select_for_update().filter(pk=pk, status=S.ACTIVE, ends_at__lte=now).first()
             if sanction is None:
                 continue
-            _end(sanction, by=None, status=S.EXPIRED, action="sanction.expire", reason="", event="sanction.expired")
+            _end(sanction, by=by, status=S.EXPIRED, action="sanction.expire", reason="", event="sanction.expired")
             done += 1
     return done
 

@@ -8,14 +8,17 @@ import logging
 from celery import shared_task
 
 logger = logging.getLogger(__name__)
+SCHEDULER = "system-scheduler"  # the account the beat's tasks act as (the stock's expiry uses it too)
 
 
 @shared_task(name="debunk.tasks.expire_sanctions")
 def expire_sanctions() -> int:
-    """Celery beat, every 5 minutes: end the time-limited measures whose time is up (idempotent)."""
+    """Celery beat, every 5 minutes: end the time-limited measures whose time is up (idempotent), as the
+    scheduler's system user."""
+    from debunk.core.roles import REVIEWER, system_user
     from debunk.sanctions.services import sanctions_expire
 
-    return sanctions_expire()
+    return sanctions_expire(by=system_user(SCHEDULER, REVIEWER))
 
 
 @shared_task(name="debunk.tasks.deliver_sanction_notices")

@@ -22,7 +22,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from debunk.core.admin_bulk import apply_each, error_text
+from debunk.core.admin_bulk import apply_each
+from debunk.core.admin_refusals import DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages
 from debunk.stock import attachments as attachment_services
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
@@ -127,28 +128,6 @@ class AttachmentInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # evidence is immutable once stored: add a new one instead
-
-
-class ServiceRefusalsAsMessages:
-    """A service that refuses a write the forms did not foresee rolls the whole admin save (or delete) back and
-    says why, instead of a 500 or a half-written record."""
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
-    ):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:  # raised inside the view's transaction: nothing was written
-            self.message_user(request, error_text(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except ValidationError as exc:
-            self.message_user(request, error_text(exc), messages.ERROR)
-            opts = self.model._meta
-            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
 
 
 def verdict_badge(rumor: Rumor) -> str:
@@ -491,7 +470,7 @@ class DebunkSourceInline(admin.TabularInline):
 
 
 @admin.register(Debunk)
-class DebunkAdmin(ServiceRefusalsAsMessages, SimpleHistoryAdmin):
+class DebunkAdmin(DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, SimpleHistoryAdmin):
     list_display = ["title", "rumor", "language", "published_at"]
     list_filter = ["language", "rumor__category", "rumor__verdict"]
     search_fields = ["title", "summary", "body", "rumor__claim"]
@@ -511,6 +490,20 @@ class DebunkAdmin(ServiceRefusalsAsMessages, SimpleHistoryAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # debunks are added from their rumor's page
+
+    def delete_refusals(self, objs: list[Debunk]) -> list[str]:
+        """The confirmation page says so when the selection holds the last debunk(s) of a published rumor."""
+        by_rumor: dict[int, list[Debunk]] = {}
+        for debunk in objs:
+            by_rumor.setdefault(debunk.rumor_id, []).append(debunk)
+        refusals = []
+        for debunks in by_rumor.values():
+            rumor = debunks[0].rumor
+            try:
+                debunk_services.debunks_check_removable(rumor=rumor, debunk_ids=[d.pk for d in debunks])
+            except ValidationError as exc:
+                refusals.extend(f"{rumor}: {message}" if len(objs) > 1 else message for message in exc.messages)
+        return refusals
 
     def save_model(self, request: HttpRequest, obj: Debunk, form: Any, change: bool) -> None:
         debunk_services.debunk_save(debunk=obj, by=request.user)

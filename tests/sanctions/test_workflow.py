@@ -153,15 +153,19 @@ def test_a_recommendation_cannot_be_appealed_and_a_fact_checker_cannot_decide(wa
         svc.sanction_appeal_decide(sanction=warning, by=checker, uphold=True, reason="x")
 
 
-def test_expiry_ends_time_limited_measures_once(warning, reviewer):
+def test_expiry_ends_time_limited_measures_once(warning, reviewer, reviewer2, checker):
     svc.sanction_apply(sanction=warning, by=reviewer, measure=Measure.RESTRICTION, days=15, reason="x")
     later = timezone.now() + timedelta(days=16)
-    assert svc.sanctions_expire(now=timezone.now()) == 0
-    assert svc.sanctions_expire(now=later) == 1
-    assert svc.sanctions_expire(now=later) == 0
+    for nobody in (None, checker):  # expiry names who ended it, and that one may
+        with pytest.raises(PermissionDenied):
+            svc.sanctions_expire(by=nobody, now=later)
+    assert svc.sanctions_expire(by=reviewer2, now=timezone.now()) == 0
+    assert svc.sanctions_expire(by=reviewer2, now=later) == 1
+    assert svc.sanctions_expire(by=reviewer2, now=later) == 0
     warning.refresh_from_db()
     assert warning.status == Sanction.Status.EXPIRED
     assert actions(warning)[-1] == "sanction.expire"
+    assert AuditEvent.objects.get(action="sanction.expire").actor == reviewer2
     assert SanctionNotice.objects.filter(event="sanction.expired").count() == 1
 
 
@@ -202,6 +206,8 @@ def test_the_beat_tasks_expire_and_send(warning, reviewer, settings):
     Sanction.objects.filter(pk=warning.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
     assert expire_sanctions.delay().get() == 1
     assert expire_sanctions.delay().get() == 0
+    event = AuditEvent.objects.get(action="sanction.expire")
+    assert event.actor.username == "system-scheduler" and not event.actor.has_usable_password()
     assert deliver_sanction_notices.delay().get() == 2  # applied + expired, both waiting for an endpoint
     assert set(SanctionNotice.objects.values_list("last_response", flat=True)) == {"no active endpoint"}
 
