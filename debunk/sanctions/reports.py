@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from debunk.core.audit import audit_record
 from debunk.core.models import AuditEvent
+from debunk.core.roles import ADMINISTRATOR, require_perm, system_user
 from debunk.sanctions.models import Report, Sanction
 from debunk.stock.models import Rumor
 
@@ -95,7 +96,8 @@ def report_data(*, start: date, end: date) -> dict[str, Any]:
 def report_publish(*, kind: str, today: date | None = None) -> Report:
     """Publish the report of the last full period (the existing one if it was already published): Celery beat."""
     start, _end = period_of(kind=kind, today=today or timezone.localdate())
-    return report_publish_period(kind=kind, period_start=start, by=None, today=today)[0]
+    by = system_user("system-reports", ADMINISTRATOR)
+    return report_publish_period(kind=kind, period_start=start, by=by, today=today)[0]
 
 
 def report_publish_period(
@@ -103,10 +105,9 @@ def report_publish_period(
 ) -> tuple[Report, bool]:
     """Publish the report of the period starting on `period_start` (default: the last full one) on demand, from
     the admin or the publish_report command; (report, True) when published now, (the existing report, False)
-    when that period's report was already published: never a second one. `by=None` is the software (beat, a
-    command run by an operator)."""
-    if by is not None and not by.has_perm("debunk.add_report"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    when that period's report was already published: never a second one. The software acts as a system user
+    (beat: `system-reports`; the command: the operator)."""
+    require_perm(by, "debunk.add_report")
     today = today or timezone.localdate()
     if period_start is None:
         if kind not in Report.Kind.values:

@@ -15,7 +15,7 @@ from django.db import connection
 
 from debunk.api.keys import api_key_create
 from debunk.api.models import Platform
-from debunk.core.roles import FACT_CHECKER, REVIEWER
+from debunk.core.roles import FACT_CHECKER, REVIEWER, operator_user
 from debunk.stock import rumors as svc
 from tests.factories import UserFactory, make_rumor
 
@@ -35,7 +35,7 @@ def served(seeded_transactional_db, tmp_path):
     rumor = make_rumor(checker, claim=CLAIM)
     svc.rumor_submit(rumor=rumor, by=checker)
     svc.rumor_publish(rumor=rumor, by=reviewer)
-    _key, raw = api_key_create(platform=Platform.objects.create(code="p", name="P"), name="warm", by=None)
+    _key, raw = api_key_create(platform=Platform.objects.create(code="p", name="P"), name="warm", by=operator_user())
     if connection.vendor == "sqlite":  # the in-memory test database, copied to a file
         data = Path(tempfile.mkdtemp(prefix="debunk-warm-db-"))
         connection.ensure_connection()

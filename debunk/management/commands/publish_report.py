@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 from django.utils import timezone
 
+from debunk.core.roles import operator_user
 from debunk.sanctions.models import Report
 from debunk.sanctions.reports import report_publish_period
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, kind: str, period_start: date | None = None, **options) -> None:
         try:
-            report, published = report_publish_period(kind=kind, period_start=period_start, by=None)
+            report, published = report_publish_period(kind=kind, period_start=period_start, by=operator_user())
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         period = f"{report.period_start} to {report.period_end} (exclusive)"
