@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from debunk.core.audit import audit_record, diff, removal, snapshot
+from debunk.core.audit import audit_record, audited_delete, diff, snapshot
 from debunk.core.roles import require_perm
 from labels.models import Category, VerdictLabel
 from labels.selectors import category_subtree_ids
@@ -71,13 +71,9 @@ def category_check_deletable(category: Category) -> None:
 
 def category_delete(*, category: Category, by: Any) -> None:
     """Delete a category no rumor and no sub-category uses."""
-    require_perm(by, "labels.delete_category")
-    with transaction.atomic():
-        Category.objects.select_for_update().filter(pk=category.pk).first()
-        category_check_deletable(category)
-        audit_record(actor=by, action="category.delete", target=category, changes=removal(category))
-        category._history_user = by
-        category.delete()
+    audited_delete(
+        category, by=by, perm="labels.delete_category", action="category.delete", check=category_check_deletable
+    )
 
 
 # --- verdict labels --------------------------------------------------------------------------------------------
@@ -141,10 +137,6 @@ def verdict_check_deletable(verdict: VerdictLabel) -> None:
 
 def verdict_delete(*, verdict: VerdictLabel, by: Any) -> None:
     """Delete a verdict label no rumor and no sanction rule uses."""
-    require_perm(by, "labels.delete_verdictlabel")
-    with transaction.atomic():
-        VerdictLabel.objects.select_for_update().filter(pk=verdict.pk).first()
-        verdict_check_deletable(verdict)
-        audit_record(actor=by, action="verdict.delete", target=verdict, changes=removal(verdict))
-        verdict._history_user = by
-        verdict.delete()
+    audited_delete(
+        verdict, by=by, perm="labels.delete_verdictlabel", action="verdict.delete", check=verdict_check_deletable
+    )

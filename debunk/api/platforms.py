@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from debunk.api.keys import _cache_key
 from debunk.api.models import ApiKey, Platform
-from debunk.core.audit import audit_record, diff, removal, snapshot
+from debunk.core.audit import audit_record, audited_delete, diff, snapshot
 from debunk.core.roles import require_perm
 
 PLATFORM_FIELDS = ["code", "name", "is_active"]
@@ -92,9 +92,6 @@ def platform_check_deletable(platform: Platform) -> None:
 
 def platform_delete(*, platform: Platform, by: Any) -> None:
     """Delete a platform entered by mistake (nothing refers to it)."""
-    require_perm(by, "debunk.delete_platform")
-    with transaction.atomic():
-        Platform.objects.select_for_update().filter(pk=platform.pk).first()
-        platform_check_deletable(platform)
-        audit_record(actor=by, action="platform.delete", target=platform, changes=removal(platform))
-        platform.delete()
+    audited_delete(
+        platform, by=by, perm="debunk.delete_platform", action="platform.delete", check=platform_check_deletable
+    )

@@ -1,11 +1,15 @@
 """The audit trail: one AuditEvent per action, with the field-level changes it made."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
 
 from debunk.core.models import AuditEvent
+from debunk.core.roles import require_perm
+
+M = TypeVar("M", bound=models.Model)
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
@@ -49,3 +53,33 @@ def audit_record(
         changes=changes or {},
         reason=reason,
     )
+
+
+def audited_update(instance: M, *, by: Any, perm: str, action: str, **values: Any) -> M:
+    """Set `values` on a record and save it, validated, with one audit event of what changed (none if nothing did)."""
+    require_perm(by, perm)
+    before = snapshot(type(instance)._default_manager.get(pk=instance.pk))
+    for name, value in values.items():
+        setattr(instance, name, value)
+    changes = diff(before, snapshot(instance))
+    if changes:
+        with transaction.atomic():
+            instance.full_clean()
+            instance.save()
+            audit_record(actor=by, action=action, target=instance, changes=changes)
+    return instance
+
+
+def audited_delete(
+    instance: models.Model, *, by: Any, perm: str, action: str, check: Callable[[Any], None] | None = None
+) -> None:
+    """Delete a record with one audit event of what it held. `check(instance)` (raising ValidationError when the
+    record must stay) runs first, with the row locked, so that nothing can start using it meanwhile."""
+    require_perm(by, perm)
+    with transaction.atomic():
+        if check is not None:
+            type(instance)._default_manager.select_for_update().filter(pk=instance.pk).first()
+            check(instance)
+        audit_record(actor=by, action=action, target=instance, changes=removal(instance))
+        instance._history_user = by  # simple-history names who deleted it, where the model keeps history
+        instance.delete()

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import transaction
 
-from debunk.core.audit import audit_record, diff, removal, snapshot
+from debunk.core.audit import audit_record, audited_delete, diff, snapshot
 from debunk.core.roles import require_perm
 from debunk.sanctions.models import SanctionRule
 
@@ -30,7 +30,4 @@ def rule_save(*, rule: SanctionRule, by: Any) -> SanctionRule:
 
 
 def rule_delete(*, rule: SanctionRule, by: Any) -> None:
-    require_perm(by, "debunk.delete_sanctionrule")
-    with transaction.atomic():
-        audit_record(actor=by, action="sanction.rule.delete", target=rule, changes=removal(rule))
-        rule.delete()
+    audited_delete(rule, by=by, perm="debunk.delete_sanctionrule", action="sanction.rule.delete")

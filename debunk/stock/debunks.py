@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from debunk.core.audit import audit_record, diff, removal, snapshot
+from debunk.core.audit import audit_record, audited_delete, audited_update, diff, removal, snapshot
 from debunk.core.roles import require_perm
 from debunk.matching.fingerprints import index_bump
 from debunk.stock.models import Debunk, DebunkSource, Rumor
@@ -94,21 +94,15 @@ def debunk_source_add(*, debunk: Debunk, by: Any, title: str, url: str) -> Debun
 
 
 def debunk_source_update(*, source: DebunkSource, by: Any, title: str, url: str) -> DebunkSource:
-    require_perm(by, "debunk.change_debunksource")
-    before = snapshot(DebunkSource.objects.get(pk=source.pk))
-    source.title, source.url = (title or "").strip(), url
-    changes = diff(before, snapshot(source))
-    if not changes:
-        return source
-    with transaction.atomic():
-        source.full_clean()
-        source.save()
-        audit_record(actor=by, action="debunk_source.update", target=source, changes=changes)
-    return source
+    return audited_update(
+        source,
+        by=by,
+        perm="debunk.change_debunksource",
+        action="debunk_source.update",
+        title=(title or "").strip(),
+        url=url,
+    )
 
 
 def debunk_source_remove(*, source: DebunkSource, by: Any) -> None:
-    require_perm(by, "debunk.delete_debunksource")
-    with transaction.atomic():
-        audit_record(actor=by, action="debunk_source.remove", target=source, changes=removal(source))
-        source.delete()
+    audited_delete(source, by=by, perm="debunk.delete_debunksource", action="debunk_source.remove")

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from debunk.core.audit import audit_record, diff, removal, snapshot
+from debunk.core.audit import audit_record, audited_delete, audited_update, diff, snapshot
 from debunk.core.roles import require_perm
 from debunk.corrections import services as corrections
 from debunk.matching.fingerprints import index_bump, rumor_fingerprints_sync, variant_fingerprint_sync
@@ -305,21 +305,16 @@ def source_add(*, rumor: Rumor, by: Any, url: str, title: str = "", seen_at: Any
 
 def source_update(*, source: RumorSource, by: Any, url: str, title: str = "", seen_at: Any = None) -> RumorSource:
     """Correct where a rumor was seen."""
-    require_perm(by, "debunk.change_rumorsource")
-    before = snapshot(RumorSource.objects.get(pk=source.pk))
-    source.url, source.title, source.seen_at = url, (title or "").strip(), seen_at
-    changes = diff(before, snapshot(source))
-    if not changes:
-        return source
-    with transaction.atomic():
-        source.full_clean()
-        source.save()
-        audit_record(actor=by, action="source.update", target=source, changes=changes)
-    return source
+    return audited_update(
+        source,
+        by=by,
+        perm="debunk.change_rumorsource",
+        action="source.update",
+        url=url,
+        title=(title or "").strip(),
+        seen_at=seen_at,
+    )
 
 
 def source_remove(*, source: RumorSource, by: Any) -> None:
-    require_perm(by, "debunk.delete_rumorsource")
-    with transaction.atomic():
-        audit_record(actor=by, action="source.remove", target=source, changes=removal(source))
-        source.delete()
+    audited_delete(source, by=by, perm="debunk.delete_rumorsource", action="source.remove")
