@@ -10,6 +10,7 @@ import hmac
 import re
 import secrets
 import string
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -56,6 +57,20 @@ def parse_prefix(text: str) -> str | None:
 
 def _cache_key(prefix: str) -> str:
     return f"debunk:api-key:v2:{prefix}"  # v2: plain fields (v1 held pickled model instances)
+
+
+def api_keys_forget(prefixes: Iterable[str]) -> None:
+    """Drop the cached lookups of these keys (by prefix): the next request reads key and platform from the
+    database, in this process at once and, through a shared cache, in every process."""
+    cache_keys = [_cache_key(prefix) for prefix in prefixes]
+    if cache_keys:
+        cache.delete_many(cache_keys)
+
+
+def platform_keys_forget(platform: Platform) -> None:
+    """Drop the cached lookups of a platform's keys (they hold the platform too): call it once a change to the
+    platform, such as (de)activation, is committed."""
+    api_keys_forget(ApiKey.objects.filter(platform=platform).values_list("prefix", flat=True))
 
 
 def _plain(instance: models.Model) -> dict[str, Any]:
@@ -112,7 +127,7 @@ def api_key_create(*, platform: Platform, name: str, by: Any) -> tuple[ApiKey, s
             target=key,
             changes={"platform": [None, platform.code], "name": [None, name], "prefix": [None, key.display_prefix]},
         )
-    cache.delete(_cache_key(prefix))
+    api_keys_forget([prefix])
     return key, raw
 
 
@@ -132,7 +147,7 @@ def api_key_revoke(*, key: ApiKey, by: Any, reason: str = "") -> ApiKey:
             changes={"revoked_at": [None, key.revoked_at.isoformat()]},
             reason=reason,
         )
-    cache.delete(_cache_key(key.prefix))
+    api_keys_forget([key.prefix])
     return key
 
 

@@ -5,23 +5,16 @@ sanctions and request log stay. A platform is deleted only when nothing refers t
 
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from debunk.api.keys import _cache_key
-from debunk.api.models import ApiKey, Platform
+from debunk.api.keys import platform_keys_forget
+from debunk.api.models import Platform
 from debunk.core.audit import audit_record, audited_delete, diff, snapshot
 from debunk.core.roles import require_perm
 
 PLATFORM_FIELDS = ["code", "name", "is_active"]
-
-
-def _forget_keys(platform: Platform) -> None:
-    """Key lookups cache the platform with the key: drop them, so that (de)activation holds at once."""
-    for prefix in ApiKey.objects.filter(platform=platform).values_list("prefix", flat=True):
-        cache.delete(_cache_key(prefix))
 
 
 def platform_create(*, by: Any, code: str, name: str, is_active: bool = True) -> Platform:
@@ -54,7 +47,7 @@ def platform_update(*, platform: Platform, by: Any, **fields: Any) -> Platform:
         if set(changes) == {"is_active"}:
             action = "platform.activate" if platform.is_active else "platform.deactivate"
         audit_record(actor=by, action=action, target=platform, changes=changes)
-        transaction.on_commit(lambda: _forget_keys(platform))
+        transaction.on_commit(lambda: platform_keys_forget(platform))  # keys' lookups cache the platform
     return platform
 
 

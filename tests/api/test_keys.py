@@ -8,7 +8,14 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
-from debunk.api.keys import api_key_authenticate, api_key_create, api_key_revoke, parse_prefix
+from debunk.api.keys import (
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+    api_keys_forget,
+    parse_prefix,
+    platform_keys_forget,
+)
 from debunk.api.models import ApiKey, Platform
 from debunk.core.models import AuditEvent
 from tests.api.conftest import make_key, make_platform
@@ -125,3 +132,18 @@ def test_revoke_api_key_command(platform):
 def test_revoke_api_key_command_unknown_prefix(db):
     with pytest.raises(CommandError, match="No API key has the prefix"):
         run("revoke_api_key", "zzzzzzzz")
+
+
+def test_platform_keys_forget_drops_the_cached_lookups_of_that_platforms_keys(platform, settings):
+    settings.API_KEY_CACHE_SECONDS = 60
+    other = make_platform("douyin", "Douyin")
+    (_key, raw), (_other_key, other_raw) = make_key(platform), make_key(other)
+    assert api_key_authenticate(raw).platform.is_active and api_key_authenticate(other_raw).platform.is_active
+    Platform.objects.update(is_active=False)  # behind the services' back: the cached lookups still say active
+    assert api_key_authenticate(raw).platform.is_active
+    platform_keys_forget(platform)
+    assert not api_key_authenticate(raw).platform.is_active
+    assert api_key_authenticate(other_raw).platform.is_active  # another platform's keys stay cached
+    api_keys_forget([parse_prefix(other_raw)])
+    assert not api_key_authenticate(other_raw).platform.is_active
+    api_keys_forget([])  # nothing to forget is fine
