@@ -9,6 +9,7 @@ from itertools import islice
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -22,14 +23,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from debunk.core.admin_bulk import error_text
+from debunk.core.admin_bulk import apply_each, error_text
 from debunk.core.admin_readonly import ReadOnlyAdmin
 from debunk.corrections.models import Interaction
 from debunk.matching import suspects as suspect_services
 from debunk.matching.matcher import evidence
 from debunk.matching.models import AllowListEntry, Match, Post
 from debunk.matching.normalize import normalize
-from debunk.stock.admin import verdict_badge
+from debunk.stock.admin import delete_selected_through_services, verdict_badge
 from debunk.stock.models import Rumor
 
 SUSPECTED = Match.Status.SUSPECTED
@@ -362,8 +363,18 @@ class AllowListEntryAdmin(admin.ModelAdmin):
         suspect_services.allow_list_remove(entry=obj, by=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for entry in queryset:
-            suspect_services.allow_list_remove(entry=entry, by=request.user)
+        apply_each(self, request, list(queryset), lambda entry: self.delete_model(request, entry))
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """ "Delete selected" counts the rows the service did delete (Django's own says all were)."""
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = (
+                delete_selected_through_services,
+                "delete_selected",
+                delete_selected.short_description,
+            )
+        return actions
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # entries come from rejecting suspected matches

@@ -7,6 +7,7 @@ from django.utils.html import strip_tags
 
 from debunk.api.models import Platform
 from debunk.core.models import AuditEvent
+from debunk.matching import suspects as suspect_services
 from debunk.matching.models import AllowListEntry, Match
 from debunk.matching.services import match_text
 from debunk.matching.suspects import allow_list_remove, match_confirm, match_reject, text_hash
@@ -312,6 +313,34 @@ def test_allow_list_bulk_delete_goes_through_the_service(client, published, plat
     assert response.status_code == 302
     assert not AllowListEntry.objects.exists()
     assert AuditEvent.objects.filter(action="allowlist.remove").count() == 2
+
+
+def test_allow_list_bulk_delete_refusal_is_a_message_and_the_other_rows_go_on(
+    client, published, platform, reviewer, monkeypatch
+):
+    third = CLAIM.replace("自来水厂", "净水厂").replace("赶紧囤水", "多买桶装水")
+    texts = [(TEXT, "p1"), (OTHER, "p2"), (third, "p3")]
+    entries = [match_reject(match=suspect(platform, t, i), by=reviewer) for t, i in texts]
+    refused = entries[1]
+    real = suspect_services.allow_list_remove
+
+    def refusing(*, entry, by, reason=""):  # a refusal the confirmation page could not foresee (a race)
+        if entry.pk == refused.pk:
+            raise ValidationError("Decided again meanwhile.")
+        real(entry=entry, by=by, reason=reason)
+
+    monkeypatch.setattr(suspect_services, "allow_list_remove", refusing)
+    client.force_login(reviewer)
+    response = client.post(
+        reverse("admin:debunk_allowlistentry_changelist"),
+        {"action": "delete_selected", "_selected_action": [e.pk for e in entries], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert list(AllowListEntry.objects.values_list("pk", flat=True)) == [refused.pk]
+    assert AuditEvent.objects.filter(action="allowlist.remove").count() == 2
+    shown = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert shown == [("error", f"{refused}: Decided again meanwhile."), ("info", "Deleted 2 allow-list.")]
 
 
 def test_posts_are_read_only_and_searchable_by_platform_post_id(client, published, platform, checker):
