@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from debunk.core.admin_bulk import apply_each
-from debunk.core.admin_refusals import DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, refusals_of
+from debunk.core.admin_refusals import (
+    DeleteRefusalsOnConfirmation,
+    HistoryRevertThroughServices,
+    ServiceRefusalsAsMessages,
+    refusals_of,
+)
 from labels import services
 from labels.models import Category, VerdictLabel
 from labels.standard import standard_export
@@ -70,7 +75,9 @@ class VerdictLabelForm(forms.ModelForm):
         return data
 
 
-class StandardAdmin(DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, SimpleHistoryAdmin):
+class StandardAdmin(
+    DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, HistoryRevertThroughServices, SimpleHistoryAdmin
+):
     """What both share: the export action, and "delete selected" through each row's delete_model (a service)."""
 
     actions = [export_standard]

@@ -5,8 +5,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import router, transaction
+from django.forms import ModelForm
+from django.forms.models import construct_instance
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from debunk.core.admin_bulk import error_text
@@ -32,6 +36,42 @@ class ServiceRefusalsAsMessages:
             self.message_user(request, error_text(exc), messages.ERROR)
             opts = self.model._meta
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+
+class HistoryRevertThroughServices:
+    """django-simple-history's revert page (history_form_view) as a change through the admin's save_model (a
+    service). The posted form's fields are applied to the record as it is now, not to the old version the page
+    shows: a revert changes the editable fields back, never the workflow's status, stamps or authors, and the
+    service judges it by the record's current state. The POST needs the change permission (else 403), runs in one
+    transaction, and a service's refusal (ValidationError or PermissionDenied) is a message on the page, never a
+    500. Mix in before SimpleHistoryAdmin."""
+
+    _REVERT_OF = "_debunk_history_revert_of"
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context=None
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        current = self.get_object(request, unquote(object_id))
+        if current is None:
+            raise Http404  # a deleted record is not brought back from its history here
+        if not self.has_change_history_permission(request):  # the record's own state: the service's to judge
+            raise PermissionDenied
+        setattr(request, self._REVERT_OF, current)
+        try:
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                return super().history_form_view(request, object_id, version_id, extra_context)
+        except (ValidationError, PermissionDenied) as exc:  # rolled back: nothing was written
+            self.message_user(request, error_text(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_form(self, request: HttpRequest, form: ModelForm, change: bool) -> Any:
+        current = getattr(request, self._REVERT_OF, None)
+        obj = super().save_form(request, form, change)  # also readies form.save_m2m(), which the view calls
+        if current is None:
+            return obj
+        return construct_instance(form, current, fields=form._meta.fields, exclude=form._meta.exclude)
 
 
 class DeleteRefusalsOnConfirmation:

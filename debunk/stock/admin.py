@@ -23,7 +23,11 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from debunk.core.admin_bulk import apply_each
-from debunk.core.admin_refusals import DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages
+from debunk.core.admin_refusals import (
+    DeleteRefusalsOnConfirmation,
+    HistoryRevertThroughServices,
+    ServiceRefusalsAsMessages,
+)
 from debunk.stock import attachments as attachment_services
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
@@ -221,7 +225,7 @@ class RumorAdminBase(SimpleHistoryAdmin):
 
 
 @admin.register(Rumor)
-class RumorAdmin(ServiceRefusalsAsMessages, RumorAdminBase):
+class RumorAdmin(ServiceRefusalsAsMessages, HistoryRevertThroughServices, RumorAdminBase):
     change_form_template = "admin/debunk/rumor/change_form.html"
     list_display = ["claim_short", "verdict_display", "category", "status", "severity", "deadline", "updated_at"]
     list_filter = ["status", OverdueFilter, "category", "verdict", "origin_platform", "severity"]
@@ -430,6 +434,16 @@ class ReviewQueueAdmin(RumorAdminBase):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         return HttpResponseRedirect(reverse("admin:debunk_rumor_change", args=[object_id]))
 
+    # A rumor's history and its revert page are the rumor admin's (through rumor_update), never a second copy here
+    # saving an old version as it was.
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:debunk_rumor_history", args=[object_id]))
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context=None
+    ) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:debunk_rumor_simple_history", args=[object_id, version_id]))
+
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("debunk.view_rumor")
 
@@ -470,7 +484,9 @@ class DebunkSourceInline(admin.TabularInline):
 
 
 @admin.register(Debunk)
-class DebunkAdmin(DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, SimpleHistoryAdmin):
+class DebunkAdmin(
+    DeleteRefusalsOnConfirmation, ServiceRefusalsAsMessages, HistoryRevertThroughServices, SimpleHistoryAdmin
+):
     list_display = ["title", "rumor", "language", "published_at"]
     list_filter = ["language", "rumor__category", "rumor__verdict"]
     search_fields = ["title", "summary", "body", "rumor__claim"]
