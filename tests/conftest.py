@@ -37,9 +37,10 @@ def pytest_addoption(parser):
 def seeded_transactional_db(transactional_db):
     """A transactional database (visible to other processes) with the classification standard re-seeded:
     Django flushes tables, data migrations included, between transactional tests."""
-    from labels.standard import load_seed, standard_import
+    from labels.models import Category, VerdictLabel
+    from labels.standard import load_seed, standard_seed
 
-    standard_import(load_seed())
+    standard_seed(load_seed(), Category, VerdictLabel)
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,9 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from labels.standard import load_seed, standard_import
+    from labels.standard import load_seed, standard_seed  # the plain path: no audit service in a migration
 
-    standard_import(load_seed(), apps.get_model("labels", "Category"), apps.get_model("labels", "VerdictLabel"))
+    standard_seed(load_seed(), apps.get_model("labels", "Category"), apps.get_model("labels", "VerdictLabel"))
 
 
 class Migration(migrations.Migration):

@@ -4,10 +4,15 @@ import json
 from io import StringIO
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
+from debunk.core.models import AuditEvent
+from debunk.core.roles import operator_user
 from labels.models import Category, VerdictLabel
-from labels.standard import standard_export
+from labels.standard import load_seed, standard_export, standard_import, standard_seed
+
+IMPORT_ACTIONS = ["category.create", "category.update", "verdict.create", "verdict.update"]
 
 
 def test_seed_has_required_codes_and_tiers(db):
@@ -100,3 +105,48 @@ def test_import_of_non_json_is_a_clear_error(db, tmp_path):
     path.write_text("{oops", encoding="utf-8")
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("labels_import", str(path))
+
+
+def test_the_import_is_audited_per_record_written_as_the_operator(db, tmp_path):
+    data = standard_export()
+    data["categories"].append({**data["categories"][-1], "code": "finance_scams", "name_en": "Financial scams"})
+    changed_code, old_colour = data["verdicts"][0]["code"], data["verdicts"][0]["colour"]
+    data["verdicts"][0]["colour"] = "#123456"
+    path = tmp_path / "standard.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    out = StringIO()
+    call_command("labels_import", str(path), stdout=out)
+    unchanged = len(data["categories"]) + len(data["verdicts"]) - 2
+    assert f"1 created, 1 updated, {unchanged} unchanged." in out.getvalue()
+    operator = operator_user()
+    events = AuditEvent.objects.filter(action__in=IMPORT_ACTIONS).order_by("pk")
+    assert [(e.action, e.actor) for e in events] == [
+        ("category.create", operator),
+        ("verdict.update", operator),
+    ]
+    created, updated = events
+    assert created.changes["code"] == [None, "finance_scams"]
+    assert updated.changes == {"colour": [old_colour, "#123456"]}
+    verdict = VerdictLabel.objects.get(code=changed_code)
+    assert verdict.history.latest("history_date").history_user == operator
+    # The same file again changes nothing and writes no event.
+    call_command("labels_import", str(path), stdout=StringIO())
+    assert AuditEvent.objects.filter(action__in=IMPORT_ACTIONS).count() == 2
+
+
+def test_the_import_service_needs_the_permissions_and_writes_nothing_without(db, checker):
+    data = standard_export()
+    data["verdicts"][0]["colour"] = "#123456"
+    with pytest.raises(PermissionDenied):
+        standard_import(data=data, by=checker)
+    with pytest.raises(PermissionDenied):
+        standard_import(data=data, by=None)
+    assert VerdictLabel.objects.get(code=data["verdicts"][0]["code"]).colour != "#123456"
+    assert not AuditEvent.objects.filter(action__in=IMPORT_ACTIONS).exists()
+
+
+def test_the_plain_seed_path_writes_without_audit_events(db):
+    Category.objects.filter(parent__isnull=False).delete()
+    counts = standard_seed(load_seed(), Category, VerdictLabel)
+    assert counts["created"] > 0 and Category.objects.get(code="epidemics").parent.code == "public_emergencies"
+    assert not AuditEvent.objects.filter(action__in=IMPORT_ACTIONS).exists()
