@@ -1,7 +1,9 @@
 """The fact-checkers' admin site: its index shows the product's parts as sections instead of one list of models.
 
 The models of all parts share one app label (`debunk`), so Django would show them as one app; `get_app_list`
-splits that app by the package each model lives in (`debunk.<part>.models`).
+splits that app by the package each model lives in (`debunk.<part>.models`). The breadcrumbs of a model's pages
+(change list, change form, delete, history) name its section too, not the app (`admin_section` in each_context,
+read by the breadcrumbs templates in templates/admin/).
 """
 
 from typing import Any
@@ -29,10 +31,35 @@ def part_of(model: type) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "debunk" else ""
 
 
+def section_of(model: type | None) -> Any:
+    """The (translatable) name of the index section listing `model`, or None (another app's model, or none)."""
+    if model is None or model._meta.app_label != "debunk":
+        return None
+    part = part_of(model)
+    return next((name for _key, name, parts in SECTIONS if part in parts), None)
+
+
 class DebunkAdminSite(admin.AdminSite):
     site_header = _("Debunk administration")
     site_title = _("Debunk")
     index_title = _("Rumors, matches, corrections and sanctions")
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        section = section_of(self._model_of_page(request))
+        if section is not None:
+            context["admin_section"] = section
+        return context
+
+    def _model_of_page(self, request: HttpRequest) -> type | None:
+        """The registered model whose admin page this is, from the URL's name (`<app>_<model>_<view>`, the
+        ModelAdmins' own views and the ones they add alike)."""
+        match = getattr(request, "resolver_match", None)
+        name = getattr(match, "url_name", None) or ""
+        for model in self._registry:
+            if name.startswith(f"{model._meta.app_label}_{model._meta.model_name}_"):
+                return model
+        return None
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         apps = self._build_app_dict(request, app_label)
