@@ -281,7 +281,7 @@ STORAGES = {
     },
 }
 
-# Uploads: evidence images and documents are validated by content (debunk.services.attachments).
+# Uploads: evidence images and documents are validated by content (debunk.stock.attachments).
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024

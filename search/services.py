@@ -1,7 +1,7 @@
 """Public search: what the public pages and the platforms' API call, and keeping the index in step.
 
 Reads go to the configured backend (search.backends) and come back as live rumors fetched with
-debunk.selectors.public_rumors(), so nothing retracted or expired is ever shown even if the index lags.
+debunk.stock.selectors.public_rumors(), so nothing retracted or expired is ever shown even if the index lags.
 Writes are scheduled on commit and run in a Celery task; a search outage is logged and never fails a save.
 """
 

@@ -1,7 +1,7 @@
 """POST /api/v1/posts and /api/v1/exposures: what a platform wants tracked and who saw it.
 
 Both take batches; a bad item gets its own error and the rest are stored. User and author ids are
-hashed before anything is stored or logged (debunk.services.pseudonyms).
+hashed before anything is stored or logged (debunk.core.pseudonyms).
 """
 
 from collections.abc import Callable

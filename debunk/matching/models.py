@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 class Post(models.Model):
     """A platform's post, as reported to Debunk: the post archive shared by matching (suspected matches),
     corrections (exposures) and tracing (authors, parents, times). Authors are kept only as a keyed HMAC of
-    the platform's pseudonymous id (see debunk.services.pseudonyms). Images come with a later issue, as
+    the platform's pseudonymous id (see debunk.core.pseudonyms). Images come with a later issue, as
     fingerprints of source "post" like the text's."""
 
     platform = models.ForeignKey(

@@ -1,5 +1,5 @@
 """Sanctions in the admin: rules (administrators edit them), recommendations and sanctions (read-only; every
-decision is an action that calls debunk.services.sanctions), organisations (MCN) with their member accounts and
+decision is an action that calls debunk.sanctions.services), organisations (MCN) with their member accounts and
 joint measures, identities (hashes only), the notice outbox, public reports and the work-ledger export.
 
 Adding a sanction asks the rules for a recommendation: for one account, or for every first poster and amplifier

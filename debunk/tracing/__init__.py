@@ -1,6 +1,7 @@
-"""First-poster tracing as pure functions over simple post records (no database): the propagation forest,
-its origins, amplifiers and growth, the evaluation scenarios, and the SVG drawings.
+"""First-poster tracing. The pure algorithms (`forest.py`: the propagation forest from repost links or inferred
+from time and text; `origins.py`: origins, amplifiers and growth) work over simple post records and import no
+Django. Around them: `drawing.py` (SVG, with Django's translations), `models.py` (Trace, FirstPoster),
+`services.py` (feeds them posts from the archive and records traces) and `admin.py`.
 
-debunk.services.tracing feeds them posts from the archive; `eval_tracing` feeds them a dataset. Both run the
-same code, so the evaluation measures what the admin shows.
+`eval_tracing` (debunk/bench) feeds the same algorithms a dataset, so the evaluation measures what the admin shows.
 """
