@@ -1,6 +1,7 @@
 """Evidence uploads, checked by what they contain rather than by their name.
 
-Images must decode with Pillow within size and pixel limits (decompression bombs are refused); they are
+Images go through the safe decoder (`debunk.images.decode`: size, pixel and frame limits from the header,
+decompression bombs refused, EXIF orientation applied); they are
 re-encoded without EXIF (which can carry GPS positions) and get a thumbnail. Documents must be PDF or
 UTF-8 text. Every stored file keeps its SHA-256, and the upload's own hash is kept too.
 
@@ -10,7 +11,6 @@ public verdict): a better piece is added beside it. Other attachments can be rem
 
 import hashlib
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO, Any
@@ -20,10 +20,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from debunk.core.audit import audit_record, removal
 from debunk.core.roles import require_perm
+from debunk.images.decode import ImageLimits, ImageRejected, open_image
 from debunk.stock.models import Attachment, Rumor
 
 IMAGE_FORMATS = {
@@ -77,29 +78,24 @@ def check_upload(upload: IO[bytes], name: str = "") -> CheckedUpload:
 
 
 def _check_image(data: bytes, name: str, original_sha256: str) -> CheckedUpload:
+    """Decode with the safe decoder (limits from the header, bombs refused), keeping the image's own mode."""
     max_pixels = settings.UPLOAD_MAX_PIXELS
-    too_many = ValidationError(
-        _("The image has too many pixels (at most %(max)s).") % {"max": f"{max_pixels:,}"}, code="too_many_pixels"
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as probe:
-                fmt = probe.format
-                if probe.width * probe.height > max_pixels:
-                    raise too_many
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                image = ImageOps.exif_transpose(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise too_many from exc
-        except UnidentifiedImageError:
-            raise
-        except (OSError, SyntaxError, ValueError) as exc:
+    limits = ImageLimits(max_bytes=len(data), max_pixels=max_pixels, formats=frozenset(IMAGE_FORMATS))
+    try:
+        image, facts = open_image(data, limits=limits)
+    except ImageRejected as exc:
+        if exc.code in ("not_an_image", "looks_like_a_url"):  # maybe a text document: the caller decides
+            raise UnidentifiedImageError(exc.message) from exc
+        if exc.code == "too_many_pixels":
+            message = _("The image has too many pixels (at most %(max)s).") % {"max": f"{max_pixels:,}"}
+        elif exc.code == "too_many_frames":
+            message = _("The animation has too many frames (at most %(max)s).") % {"max": f"{limits.max_frames:,}"}
+        elif exc.code == "unsupported_format":
+            raise ValidationError(_("Images must be JPEG, PNG, GIF or WebP."), code="unsupported_image") from exc
+        else:
             raise ValidationError(_("The image is damaged or truncated."), code="broken_image") from exc
-    if fmt not in IMAGE_FORMATS:
-        raise ValidationError(_("Images must be JPEG, PNG, GIF or WebP."), code="unsupported_image")
+        raise ValidationError(message, code=exc.code) from exc
+    fmt = facts.format
     content_type, extension = IMAGE_FORMATS[fmt]
     clean = io.BytesIO()
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):

@@ -89,3 +89,12 @@ def test_decompression_bomb_is_refused_and_nothing_is_stored(checker, settings, 
     assert exc.value.code == "too_many_pixels"
     assert Attachment.objects.count() == 0
     assert not [p for p in media.rglob("*") if p.is_file()]
+
+
+def test_animation_with_too_many_frames_is_refused(checker):
+    frame = b"\x2c" + b"\x00\x00\x00\x00\x01\x00\x01\x00" + b"\x00" + b"\x02\x02\x44\x01\x00"  # a 1x1 frame at (0, 0)
+    gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff" + frame * 1001 + b"\x3b"
+    with pytest.raises(ValidationError) as exc:
+        check_upload(io.BytesIO(gif), "many.gif")
+    assert exc.value.code == "too_many_frames"
+    assert check_upload(io.BytesIO(gif[: 19 + 15 * 2] + b"\x3b"), "two.gif").kind == "image"

@@ -1,0 +1,1 @@
+"""Images: safe decoding, and (later) perceptual hashes, OCR and image matching (issue 12)."""
