@@ -20,6 +20,7 @@ PURE_CORES = [
     "debunk.matching.matcher",
     "debunk.tracing.forest",
     "debunk.tracing.origins",
+    "debunk.images.decode",
 ]
 FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.bench")
 
