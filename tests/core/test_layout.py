@@ -21,6 +21,8 @@ PURE_CORES = [
     "debunk.tracing.forest",
     "debunk.tracing.origins",
     "debunk.images.decode",
+    "debunk.images.hashing",
+    "debunk.images.index",
 ]
 FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.bench")
 
