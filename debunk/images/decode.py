@@ -67,6 +67,14 @@ class DecodedImage:
     frames: int
     exif_transposed: bool
     converted_from: str | None  # the stored mode when it was not RGB ("CMYK", "P", "RGBA"…)
+    reduced: bool = False  # decoded at a fraction of its stored size (`draft_side`)
+    turned: bool = False  # the EXIF rotation swapped width and height
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """(width, height) of the full-size picture once upright (EXIF rotation applied), however decoded."""
+        width, height = self.original_size
+        return (height, width) if self.turned else (width, height)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -85,6 +93,8 @@ class ImageFacts:
     original_size: tuple[int, int]
     frames: int
     exif_transposed: bool
+    reduced: bool = False  # decoded at a fraction of its size (JPEG's DCT scaling, `draft_side`)
+    turned: bool = False  # the EXIF rotation swapped width and height
 
 
 # Formats Pillow (or another tool) could read but this decoder refuses: named so the caller says "unsupported"
@@ -142,11 +152,18 @@ def decode_base64(text: str, *, max_bytes: int = ImageLimits.max_bytes) -> bytes
     return data
 
 
-def open_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> tuple[Image.Image, ImageFacts]:
+def open_image(
+    data: bytes, *, limits: ImageLimits = ImageLimits(), draft_side: int | None = None
+) -> tuple[Image.Image, ImageFacts]:
     """Check the bytes and header against the limits, then load the first frame upright, in its own mode.
 
     For callers that keep the mode (evidence re-encoding); hashing and OCR use `decode_image`.
+    `draft_side`: a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size (scaled in the DCT, several times
+    faster), never so small that its long side falls under `draft_side`; other formats decode at full size.
+    Every check above runs on the stored size first, whatever the reduction.
     """
+    if draft_side is not None and draft_side < 1:
+        raise ValueError("draft_side must be positive")
     if isinstance(data, str):  # a path or URL given to Pillow would be opened: never hand it a string
         if looks_like_a_url(data):
             raise ImageRejected("looks_like_a_url", "This is a link, not an image: send the file itself.")
@@ -174,7 +191,7 @@ def open_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> tuple[Ima
         except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
             raise ImageRejected("truncated", "The image is damaged or truncated.") from exc
         try:
-            return _load_first_frame(image, data, limits, too_many_pixels)
+            return _load_first_frame(image, data, limits, too_many_pixels, draft_side)
         finally:
             image.close()
 
@@ -207,7 +224,11 @@ def _unsupported(name: str, limits: ImageLimits) -> ImageRejected:
 
 
 def _load_first_frame(
-    image: Image.Image, data: bytes, limits: ImageLimits, too_many_pixels: ImageRejected
+    image: Image.Image,
+    data: bytes,
+    limits: ImageLimits,
+    too_many_pixels: ImageRejected,
+    draft_side: int | None = None,
 ) -> tuple[Image.Image, ImageFacts]:
     fmt = _FORMAT_FAMILY.get(image.format or "", image.format or "")
     if fmt not in limits.formats:  # a JPEG-family container the caller did not ask for
@@ -222,6 +243,7 @@ def _load_first_frame(
         if frames > limits.max_frames:
             raise ImageRejected("too_many_frames", f"The image has more than {limits.max_frames:,} frames.")
         image.seek(0)
+        reduced = fmt == "JPEG" and draft_side is not None and _draft(image, draft_side)
         image.load()
     except ImageRejected:
         raise
@@ -233,7 +255,23 @@ def _load_first_frame(
         raise too_many_pixels
     method = _orientation_transpose(image)
     loaded: Image.Image = image.transpose(method) if method is not None else image.copy()
-    return loaded, ImageFacts(fmt, (width, height), frames, method is not None)
+    return loaded, ImageFacts(fmt, (width, height), frames, method is not None, reduced, method in _TURNS)
+
+
+_TURNS = frozenset(
+    {Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270}
+)
+
+
+def _draft(image: Image.Image, side: int) -> bool:
+    """Ask the JPEG decoder for the smallest DCT scale that keeps the long side >= side; True if reduced."""
+    width, height = image.size
+    longest = max(width, height)
+    if longest <= side:
+        return False
+    wanted = (max(1, -(-width * side // longest)), max(1, -(-height * side // longest)))
+    image.draft(None, wanted)  # keep the mode: to_rgb converts CMYK and grey as for any image
+    return image.size != (width, height)
 
 
 def _frame_count(image: Image.Image, data: bytes, max_frames: int) -> int:
@@ -316,9 +354,13 @@ def to_rgb(image: Image.Image, *, background: tuple[int, int, int] = (255, 255, 
     return image.convert("RGB")
 
 
-def decode_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> DecodedImage:
-    """The first frame of untrusted image bytes, upright and RGB; any bad input raises `ImageRejected`."""
-    image, facts = open_image(data, limits=limits)
+def decode_image(
+    data: bytes, *, limits: ImageLimits = ImageLimits(), draft_side: int | None = None
+) -> DecodedImage:
+    """The first frame of untrusted image bytes, upright and RGB; any bad input raises `ImageRejected`.
+
+    `draft_side`: see `open_image` (a JPEG decoded at reduced size, long side still >= draft_side)."""
+    image, facts = open_image(data, limits=limits, draft_side=draft_side)
     rgb = to_rgb(image)
     return DecodedImage(
         image=rgb,
@@ -327,6 +369,8 @@ def decode_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Decoded
         frames=facts.frames,
         exif_transposed=facts.exif_transposed,
         converted_from=None if image.mode == "RGB" else image.mode,
+        reduced=facts.reduced,
+        turned=facts.turned,
     )
 
 
