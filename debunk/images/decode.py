@@ -354,9 +354,7 @@ def to_rgb(image: Image.Image, *, background: tuple[int, int, int] = (255, 255, 
     return image.convert("RGB")
 
 
-def decode_image(
-    data: bytes, *, limits: ImageLimits = ImageLimits(), draft_side: int | None = None
-) -> DecodedImage:
+def decode_image(data: bytes, *, limits: ImageLimits = ImageLimits(), draft_side: int | None = None) -> DecodedImage:
     """The first frame of untrusted image bytes, upright and RGB; any bad input raises `ImageRejected`.
 
     `draft_side`: see `open_image` (a JPEG decoded at reduced size, long side still >= draft_side)."""

@@ -18,6 +18,7 @@ from debunk.images.decode import ImageLimits, decode_image, downscale_for_hashin
 from debunk.images.hashing import HASH_BYTES, PdqHash, pdq_dihedral
 
 HASH_SIDE = 512
+DEFAULT_LIMITS = ImageLimits()
 ALGORITHM = f"pdq-{HASH_SIDE}-v1"
 
 
@@ -50,7 +51,7 @@ def dihedral_from_bits(data: bytes, quality: int) -> list[PdqHash]:
     return [PdqHash(data[i : i + HASH_BYTES], quality) for i in range(0, len(data), HASH_BYTES)]
 
 
-def fingerprint_image(data: bytes, *, limits: ImageLimits = ImageLimits(), side: int = HASH_SIDE) -> ImagePrint:
+def fingerprint_image(data: bytes, *, limits: ImageLimits = DEFAULT_LIMITS, side: int = HASH_SIDE) -> ImagePrint:
     """Fingerprints of untrusted image bytes; any bad input raises `decode.ImageRejected` (nothing else read)."""
     decoded = decode_image(data, limits=limits, draft_side=side)
     small = downscale_for_hashing(decoded.image, max_side=side)

@@ -19,6 +19,10 @@ def test_figures_on_tiny_sizes():
         assert figures[f"index_agrees_with_numpy_{label}"] is True
         assert 0 < figures[f"queries_answered_{label}"] <= 20  # copies at 0-40 bits: most, not all, answered
     assert figures["hash_ms_p50"] > 0 and figures["hash_dihedral_ms_p50"] > 0
+    assert figures["hash_full_size_ms_p50"] > 0 and figures["hash_full_size_dihedral_ms_p50"] > 0
+    assert figures["hash_speedup"] > 0
+    assert 0 <= figures["hash_distance_to_full_size_max"] <= 31  # the pipeline's hashes still meet full-size ones
+    assert figures["hash_decoder"].startswith("fingerprint_image (pdq-512-v1")
     assert figures["max_distance"] == 31
 
 

@@ -93,9 +93,7 @@ def _mirror(data: bytes) -> bytes:
     return encode(Image.open(io.BytesIO(data)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), quality=90)
 
 
-@pytest.mark.parametrize(
-    "variant", [_jpeg_again, _half, _watermark], ids=["jpeg_q60", "resize_half", "watermark"]
-)
+@pytest.mark.parametrize("variant", [_jpeg_again, _half, _watermark], ids=["jpeg_q60", "resize_half", "watermark"])
 def test_copies_match_the_stored_print_within_the_match_distance(variant):
     for seed in range(10):
         stored = fingerprint_image(encode(scene(seed, 1024, 768), quality=85))
