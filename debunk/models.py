@@ -6,6 +6,7 @@ Each part keeps its models in its own package; import them from there (`from deb
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
 from debunk.core.models import AuditEvent, QueuedTask
 from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
+from debunk.images.models import ImageFingerprint
 from debunk.matching.models import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.sanctions.models import (
     BannedIdentity,
@@ -34,6 +35,7 @@ __all__ = [
     "Exposure",
     "Fingerprint",
     "FirstPoster",
+    "ImageFingerprint",
     "IndexChange",
     "Interaction",
     "Match",

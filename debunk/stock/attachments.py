@@ -25,6 +25,7 @@ from PIL import UnidentifiedImageError
 from debunk.core.audit import audit_record, removal
 from debunk.core.roles import require_perm
 from debunk.images.decode import ImageLimits, ImageRejected, open_image
+from debunk.images.services import attachment_fingerprint_sync
 from debunk.stock.models import Attachment, Rumor
 
 IMAGE_FORMATS = {
@@ -155,6 +156,7 @@ def attachment_add(
         with transaction.atomic():
             attachment.full_clean()
             attachment.save()
+            attachment_fingerprint_sync(attachment)  # a rumor image is hashed at once (its row goes by cascade)
             audit_record(
                 actor=by,
                 action="attachment.add",

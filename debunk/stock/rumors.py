@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from debunk.core.audit import audit_record, audited_delete, audited_update, diff, snapshot
 from debunk.core.roles import require_perm
 from debunk.corrections import services as corrections
+from debunk.images.services import image_fingerprints_sync
 from debunk.matching.fingerprints import index_bump, rumor_fingerprints_sync, variant_fingerprint_sync
 from debunk.stock.models import Rumor, RumorSource, RumorVariant
 
@@ -136,6 +137,8 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
     rumor._change_reason = action
     with transaction.atomic():
         rumor.save()
+        if target == S.PUBLISHED:
+            image_fingerprints_sync(rumor)  # the missing ones only; unreadable files are logged, never block
         if affects_matching:
             index_bump(rumor)
         event = audit_record(

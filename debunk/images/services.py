@@ -1,0 +1,109 @@
+"""Keeping the stored fingerprints of rumor images in step with the attachments.
+
+Derived data, like the text fingerprints (`debunk.matching.fingerprints`): no audit event. Called inside the
+stock services' transactions (an attachment added, a rumor published) and by `images_reindex`. Every picture goes
+through `debunk.images.pipeline.fingerprint_image`, the path queries take too. A stored file that cannot be read
+or decoded is logged and skipped: it never fails a publish or an upload.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from debunk.images.decode import ImageLimits, ImageRejected
+from debunk.images.models import ImageFingerprint
+from debunk.images.pipeline import ALGORITHM, fingerprint_image
+from debunk.stock.models import Attachment, Rumor
+
+logger = logging.getLogger("debunk.images")
+
+
+@dataclass
+class SyncResult:
+    computed: int = 0  # fingerprints (re)computed
+    kept: int = 0  # already stored with the current algorithm
+    removed: int = 0  # of attachments that are gone or no longer rumor images, or of an older algorithm
+    skipped: int = 0  # unreadable files (logged)
+
+    def add(self, other: "SyncResult") -> None:
+        self.computed += other.computed
+        self.kept += other.kept
+        self.removed += other.removed
+        self.skipped += other.skipped
+
+
+def stock_limits() -> ImageLimits:
+    """Limits for the stock's own files: they passed the upload checks, but a re-encoded PNG may be a little larger
+    than its upload, so the byte limit has some room."""
+    return ImageLimits(max_bytes=4 * settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS)
+
+
+def is_rumor_image(attachment: Attachment) -> bool:
+    return attachment.role == Attachment.Role.RUMOR_IMAGE and attachment.kind == Attachment.Kind.IMAGE
+
+
+def attachment_fingerprint_sync(attachment: Attachment, *, force: bool = False) -> SyncResult:
+    """Store the fingerprint of one attachment if it is a rumor image (recomputed only if missing or `force`)."""
+    result = SyncResult()
+    stale = ImageFingerprint.objects.filter(attachment=attachment)
+    if is_rumor_image(attachment):
+        stale = stale.exclude(algorithm=ALGORITHM)
+    result.removed = stale.delete()[0]
+    if not is_rumor_image(attachment):
+        return result
+    if not force and ImageFingerprint.objects.filter(attachment=attachment, algorithm=ALGORITHM).exists():
+        result.kept = 1
+        return result
+    try:
+        with attachment.file.open("rb") as stored:
+            data = stored.read(stock_limits().max_bytes + 1)
+        fp = fingerprint_image(data, limits=stock_limits())
+    except (OSError, ValueError) as exc:  # ImageRejected is a ValueError; a missing file an OSError
+        code = exc.code if isinstance(exc, ImageRejected) else type(exc).__name__
+        logger.warning(
+            "image fingerprint skipped: attachment %s of rumor %s (%s) cannot be read: %s: %s",
+            attachment.pk,
+            attachment.rumor_id,
+            attachment.file.name,
+            code,
+            exc,
+        )
+        result.skipped = 1
+        return result
+    ImageFingerprint.objects.update_or_create(
+        attachment=attachment,
+        algorithm=ALGORITHM,
+        defaults={
+            "rumor_id": attachment.rumor_id,
+            "pdq": fp.pdq.bits,
+            "quality": fp.quality,
+            "dihedral": fp.dihedral_bits(),
+            "width": fp.width,
+            "height": fp.height,
+        },
+    )
+    result.computed = 1
+    return result
+
+
+def image_fingerprints_sync(rumor: Rumor, *, force: bool = False) -> SyncResult:
+    """Fingerprints for every image of the rumor (attachments of role "image of the rumor"), computing the missing
+    ones (all of them with `force`) and dropping those of attachments that are no longer its images. Idempotent."""
+    images = [a for a in rumor.attachments.all() if is_rumor_image(a)]
+    result = SyncResult()
+    result.removed = (
+        ImageFingerprint.objects.filter(rumor=rumor).exclude(attachment__in=[a.pk for a in images]).delete()[0]
+    )
+    for attachment in images:
+        result.add(attachment_fingerprint_sync(attachment, force=force))
+    return result
+
+
+__all__ = [
+    "SyncResult",
+    "attachment_fingerprint_sync",
+    "image_fingerprints_sync",
+    "is_rumor_image",
+    "stock_limits",
+]
