@@ -1,5 +1,3 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from tqdm import tqdm
@@ -34,7 +32,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 total.add(image_fingerprints_sync(rumor))
         images = Attachment.objects.filter(role=Attachment.Role.RUMOR_IMAGE, kind=Attachment.Kind.IMAGE).count()
-        with tqdm(total=images, desc="images_reindex", unit="image", file=sys.stderr, disable=None) as bar:
+        with tqdm(total=images, desc="images_reindex", unit="image", file=self.stderr._out, mininterval=0.5) as bar:
             for rumor in rumors.iterator(chunk_size=200):
                 with transaction.atomic():
                     result = image_fingerprints_sync(rumor, force=not options["missing"])
