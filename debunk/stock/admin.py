@@ -28,6 +28,7 @@ from debunk.core.admin_refusals import (
     HistoryRevertThroughServices,
     ServiceRefusalsAsMessages,
 )
+from debunk.images.admin import ImageFingerprintInline
 from debunk.stock import attachments as attachment_services
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
@@ -230,7 +231,7 @@ class RumorAdmin(ServiceRefusalsAsMessages, HistoryRevertThroughServices, RumorA
     list_display = ["claim_short", "verdict_display", "category", "status", "severity", "deadline", "updated_at"]
     list_filter = ["status", OverdueFilter, "category", "verdict", "origin_platform", "severity"]
     actions = ["submit_selected", "publish_selected", "return_selected", "retract_selected"]
-    inlines = [VariantInline, SourceInline, DebunkInline, AttachmentInline]
+    inlines = [VariantInline, SourceInline, DebunkInline, AttachmentInline, ImageFingerprintInline]
     autocomplete_fields = []
     readonly_fields = [
         "status",

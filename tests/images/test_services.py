@@ -169,3 +169,18 @@ def test_makemigrations_check_is_clean():
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_rumor_admin_page_lists_its_image_fingerprints_read_only(client, checker):
+    from django.urls import reverse
+
+    rumor = make_rumor(checker)
+    add_image(rumor, checker, seed=50)
+    row = ImageFingerprint.objects.get()
+    client.force_login(checker)
+    page = client.get(reverse("admin:debunk_rumor_change", args=[rumor.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert row.pdq_hex in html and ALGORITHM in html and "1024 × 768" in html
+    for field in ("pdq", "ocr_text", "algorithm", "DELETE"):  # read-only: nothing to edit or delete
+        assert f'name="image_fingerprints-0-{field}"' not in html
