@@ -13,7 +13,7 @@ from debunk.stock.models import Attachment, Rumor
 from labels.models import Category, VerdictLabel
 from tests.factories import make_rumor
 
-INLINES = ["variants", "sources", "debunks", "attachments"]
+INLINES = ["variants", "sources", "debunks", "attachments", "image_fingerprints"]
 
 
 def management(**totals):
