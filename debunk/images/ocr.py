@@ -47,6 +47,9 @@ class OcrConfig:
     tile_height: int = 1200  # px of the (scaled) image per tile, overlap included
     tile_overlap: int = 160  # px shared by two neighbouring tiles; lines taller than this may be cut
     min_score: float = 0.5  # lines recognised with a lower confidence are dropped
+    # a "line" whose box is this many times wider per character than it is tall is a picture read as text
+    # (a flat coloured block comes out as "1" with score 0.64); real lines measure 0.5 to 1.5
+    max_char_aspect: float = 4.0
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -59,6 +62,8 @@ class OcrConfig:
             raise ValueError("tile_overlap must be at least 0 and under half of tile_height")
         if not 0 <= self.min_score <= 1:
             raise ValueError("min_score must be between 0 and 1")
+        if self.max_char_aspect <= 0:
+            raise ValueError("max_char_aspect must be positive")
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ def engine_params(threads: int = 1) -> dict[str, Any]:
     root = models_dir()
     params: dict[str, Any] = {
         "Global.model_root_dir": str(root),
-        "Global.log_level": "warning",
+        "Global.log_level": "error",  # not a warning per image without text
         "EngineConfig.onnxruntime.intra_op_num_threads": threads,
         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         "EngineConfig.onnxruntime.use_cuda": False,
@@ -177,7 +182,7 @@ def ocr(image: np.ndarray, *, config: OcrConfig = OcrConfig()) -> OcrResult:
     lines: list[OcrLine] = []
     bands = tile_bands(bgr.shape[0], bgr.shape[1], config)
     for top, bottom, keep_from, keep_to in bands:
-        for line in _run(engine, bgr[top:bottom], config.min_score):
+        for line in _run(engine, bgr[top:bottom], config):
             centre = line.centre_y + top
             if keep_from <= centre < keep_to:
                 lines.append(_moved(line, dy=top, scale=scale))
@@ -227,18 +232,25 @@ def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
     return [line for row in rows for line in sorted(row, key=lambda ln: ln.left)]
 
 
-def _run(engine: Any, bgr: np.ndarray, min_score: float) -> list[OcrLine]:
-    out = engine(np.ascontiguousarray(bgr), text_score=min_score)
+def _run(engine: Any, bgr: np.ndarray, config: OcrConfig) -> list[OcrLine]:
+    out = engine(np.ascontiguousarray(bgr), text_score=config.min_score)
     boxes, txts, scores = out.boxes, out.txts, out.scores
     if boxes is None or txts is None:
         return []
     lines = []
     for box, text, score in zip(boxes, txts, scores, strict=True):
         text = str(text).strip()
-        if text and float(score) >= min_score:
-            corners = tuple((float(x), float(y)) for x, y in np.asarray(box).reshape(4, 2))
+        corners = tuple((float(x), float(y)) for x, y in np.asarray(box).reshape(4, 2))
+        if text and float(score) >= config.min_score and _char_aspect(corners, text) <= config.max_char_aspect:
             lines.append(OcrLine(text=text, box=corners, score=float(score)))  # type: ignore[arg-type]
     return lines
+
+
+def _char_aspect(corners: tuple[tuple[float, float], ...], text: str) -> float:
+    """Width per character over height of a line's (possibly rotated) box."""
+    (x0, y0), (x1, y1), (x2, y2) = corners[:3]
+    width, height = float(np.hypot(x1 - x0, y1 - y0)), float(np.hypot(x2 - x1, y2 - y1))
+    return width / len(text) / max(height, 1.0)
 
 
 def _moved(line: OcrLine, *, dy: float, scale: float) -> OcrLine:
