@@ -23,6 +23,7 @@ PURE_CORES = [
     "debunk.images.decode",
     "debunk.images.hashing",
     "debunk.images.index",
+    "debunk.images.ocr",
 ]
 FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.bench")
 
