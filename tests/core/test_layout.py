@@ -24,6 +24,7 @@ PURE_CORES = [
     "debunk.images.hashing",
     "debunk.images.index",
     "debunk.images.pipeline",
+    "debunk.images.ocr",
 ]
 FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.bench")
 
