@@ -201,6 +201,23 @@ MATCH_WARM_UP_AT_START = env_bool("MATCH_WARM_UP_AT_START", True)
 MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
 MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
 
+# Image matching (debunk.images). An image matches a rumor image when their PDQ hashes differ by at most
+# IMAGE_HASH_AUTO_DISTANCE bits of 256 (no false pair in 310,878 measured negative pairs up to 40); up to
+# IMAGE_HASH_REVIEW_DISTANCE it goes to the suspected-match queue. Hashes of quality under IMAGE_HASH_MIN_QUALITY
+# (flat pictures) are not trusted. Images without a confident hash match are read (OCR) when IMAGE_OCR is on; the
+# text then matches by containment, with thresholds per verdict label. A single image's OCR waits at most
+# IMAGE_OCR_BUDGET_SECONDS in the request (then the answer is `pending` and the result follows by webhook and
+# GET /api/v1/match/jobs/<id>). Batches read at most MATCH_BATCH_MAX_IMAGES images (their OCR always runs later).
+IMAGE_HASH_AUTO_DISTANCE = env_int("IMAGE_HASH_AUTO_DISTANCE", 31)
+IMAGE_HASH_REVIEW_DISTANCE = env_int("IMAGE_HASH_REVIEW_DISTANCE", 40)
+IMAGE_HASH_MIN_QUALITY = env_int("IMAGE_HASH_MIN_QUALITY", 50)
+IMAGE_OCR = env_bool("IMAGE_OCR", True)
+IMAGE_OCR_BUDGET_SECONDS = float(env_str("IMAGE_OCR_BUDGET_SECONDS", "4.0"))
+MATCH_BATCH_MAX_IMAGES = env_int("MATCH_BATCH_MAX_IMAGES", 50)
+# Request bodies of the endpoints that take images (/match, /match/batch, /posts): a 10 MB image is ~13.4 MB in
+# base64. Every other endpoint keeps DATA_UPLOAD_MAX_MEMORY_SIZE.
+API_IMAGE_BODY_MAX_BYTES = env_int("API_IMAGE_BODY_MAX_BYTES", 15 * 1024 * 1024)
+
 # Corrections (issue: push corrections). User and author ids are stored only as HMAC-SHA256 under a
 # per-platform key derived from PSEUDONYM_SECRET (changing it breaks every join with earlier reports), so it is a
 # secret of its own: it never follows SECRET_KEY, which must stay free to rotate.

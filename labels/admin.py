@@ -62,13 +62,15 @@ class VerdictLabelForm(forms.ModelForm):
             "default_action",
             "match_auto_threshold",
             "match_review_threshold",
+            "ocr_auto_containment",
+            "ocr_review_containment",
         ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         try:
             services.verdict_thresholds_check(
-                auto=data.get("match_auto_threshold"), review=data.get("match_review_threshold")
+                **{field: data.get(field) for pair in services.THRESHOLD_PAIRS for field in pair}
             )
         except ValidationError as exc:
             self.add_error(None, exc)

@@ -88,6 +88,18 @@ class VerdictLabel(LocalizedNameMixin, models.Model):
         default=0.5,
         help_text=_("Posts between this and the auto threshold go to the suspected-match queue."),
     )
+    ocr_auto_containment = models.FloatField(
+        _("text-in-image auto threshold"),
+        default=0.8,
+        help_text=_(
+            "Images whose recognised text contains at least this share of the rumor's 3-grams get the default action."
+        ),
+    )
+    ocr_review_containment = models.FloatField(
+        _("text-in-image review threshold"),
+        default=0.5,
+        help_text=_("Images between this and the auto threshold go to the suspected-match queue."),
+    )
     history = HistoricalRecords()
 
     class Meta:

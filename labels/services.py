@@ -79,16 +79,29 @@ def category_delete(*, category: Category, by: Any) -> None:
 # --- verdict labels --------------------------------------------------------------------------------------------
 
 
-def verdict_thresholds_check(*, auto: float | None, review: float | None) -> None:
-    """Both thresholds are similarities (0 to 1), the review one at most the auto one."""
+THRESHOLD_PAIRS = (  # (auto field, review field): text similarity, then containment of the text read in an image
+    ("match_auto_threshold", "match_review_threshold"),
+    ("ocr_auto_containment", "ocr_review_containment"),
+)
+
+
+def verdict_thresholds_check(**values: float | None) -> None:
+    """Every threshold given (by field name) is between 0 and 1, each review one at most its auto one."""
     errors: dict[str, str] = {}
-    for field, value in (("match_auto_threshold", auto), ("match_review_threshold", review)):
-        if value is not None and not 0 <= value <= 1:
-            errors[field] = _("A similarity between 0 and 1.")
-    if not errors and auto is not None and review is not None and review > auto:
-        errors["match_review_threshold"] = _("The review threshold cannot be above the auto-match threshold.")
+    for auto_field, review_field in THRESHOLD_PAIRS:
+        auto, review = values.get(auto_field), values.get(review_field)
+        for field, value in ((auto_field, auto), (review_field, review)):
+            if value is not None and not 0 <= value <= 1:
+                errors[field] = _("A similarity between 0 and 1.")
+        checked = auto_field not in errors and review_field not in errors
+        if checked and auto is not None and review is not None and review > auto:
+            errors[review_field] = _("The review threshold cannot be above the auto-match threshold.")
     if errors:
         raise ValidationError(errors, code="thresholds")
+
+
+def verdict_thresholds(verdict: VerdictLabel) -> dict[str, float]:
+    return {field: getattr(verdict, field) for pair in THRESHOLD_PAIRS for field in pair}
 
 
 def verdict_save(*, verdict: VerdictLabel, by: Any) -> VerdictLabel:
@@ -99,7 +112,7 @@ def verdict_save(*, verdict: VerdictLabel, by: Any) -> VerdictLabel:
     before = {} if creating else snapshot(VerdictLabel.objects.get(pk=verdict.pk))
     verdict.text_zh, verdict.text_en = (verdict.text_zh or "").strip(), (verdict.text_en or "").strip()
     with transaction.atomic():
-        verdict_thresholds_check(auto=verdict.match_auto_threshold, review=verdict.match_review_threshold)
+        verdict_thresholds_check(**verdict_thresholds(verdict))
         verdict.full_clean()
         changes = diff(before, snapshot(verdict))
         if not (creating or changes):

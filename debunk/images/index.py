@@ -18,6 +18,7 @@ the arrays (`np.save`), so the processes of a machine can share one snapshot.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,119 @@ class ImageHashIndex:
         ids, dist = ids[first], dist[first]
         order = np.lexsort((ids, dist))
         return [(int(i), int(d)) for i, d in zip(ids[order], dist[order], strict=True)]
+
+
+# ---- the served stock index: a snapshot plus deltas ----------------------------------------------------
+STOCK_FORMAT = 1  # of a saved ImageStockIndex (the hash index's arrays plus `image_ids`)
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One stored rumor image: its fingerprint's id, its rumor, and its hashes (the 8 dihedral variants, so a
+    mirrored or rotated copy is found by a plain query)."""
+
+    image_id: int
+    rumor_id: int
+    hashes: np.ndarray  # (k, 4) uint64
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    rumor_id: int
+    distance: int
+    image_id: int  # the stored image nearest to the query
+
+
+class ImageStockIndex:
+    """The rumor images a serving process matches against: an immutable `ImageHashIndex` snapshot plus deltas (the
+    images of rumors changed since, kept in a small array scanned in full; rows of those rumors in the snapshot are
+    ignored). The interface is the one `debunk.matching.serving.IndexServer` serves."""
+
+    def __init__(
+        self,
+        entries: Iterable[ImageEntry] = (),
+        version: int = 0,
+        *,
+        base: ImageHashIndex | None = None,
+        image_ids: np.ndarray | None = None,
+    ) -> None:
+        if base is None:
+            entries = list(entries)
+            hashes = np.concatenate([e.hashes for e in entries]) if entries else np.empty((0, 4), np.uint64)
+            counts = [len(e.hashes) for e in entries]
+            base = ImageHashIndex.build(hashes, np.repeat([e.rumor_id for e in entries], counts).astype(np.int64))
+            image_ids = np.repeat([e.image_id for e in entries], counts).astype(np.int64)
+        assert image_ids is not None and image_ids.shape == (len(base),)
+        self.version = version
+        self.snapshot_version = version
+        self._base = base
+        self._image_ids = image_ids
+        self._removed: frozenset[int] = frozenset()  # rumors whose snapshot rows are superseded
+        self._added: dict[int, list[ImageEntry]] = {}  # rumor id -> its images now
+        self._delta: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # hashes, rumor ids, image ids
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(len(e.hashes) for es in self._added.values() for e in es)
+
+    def save(self, directory: Path) -> None:
+        self._base.save(directory)
+        np.save(Path(directory) / "image_ids.npy", self._image_ids, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path, version: int) -> "ImageStockIndex":
+        ids = np.load(Path(directory) / "image_ids.npy", mmap_mode="r", allow_pickle=False)
+        return cls(version=version, base=ImageHashIndex.load(directory), image_ids=np.asarray(ids).view(np.ndarray))
+
+    def clone(self, version: int) -> "ImageStockIndex":
+        other = ImageStockIndex(version=version, base=self._base, image_ids=self._image_ids)
+        other.snapshot_version = self.snapshot_version
+        other._removed = self._removed
+        other._added = {k: list(v) for k, v in self._added.items()}
+        return other
+
+    def remove_rumor(self, rumor_id: int) -> None:
+        self._removed = self._removed | {rumor_id}
+        self._added.pop(rumor_id, None)
+        self._delta = None
+
+    def add(self, entry: ImageEntry) -> None:
+        self._removed = self._removed | {entry.rumor_id}
+        self._added.setdefault(entry.rumor_id, []).append(entry)
+        self._delta = None
+
+    @property
+    def delta_size(self) -> int:
+        return len(self._removed)
+
+    def _delta_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._delta is None:
+            entries = [e for es in self._added.values() for e in es]
+            counts = [len(e.hashes) for e in entries]
+            self._delta = (
+                np.concatenate([e.hashes for e in entries]) if entries else np.empty((0, 4), np.uint64),
+                np.repeat([e.rumor_id for e in entries], counts).astype(np.int64),
+                np.repeat([e.image_id for e in entries], counts).astype(np.int64),
+            )
+        return self._delta
+
+    def query(self, query: Any, max_distance: int) -> list[ImageHit]:
+        """The rumors with an image within max_distance of the query hash, nearest first (ties by rumor id), one
+        per rumor (its nearest image)."""
+        words = hash_words(query)
+        rows, dist = self._base.query_rows(words, max_distance)
+        rumor_ids, image_ids = self._base.rumor_ids[rows], self._image_ids[rows]
+        if self._removed and rows.size:
+            keep = ~np.isin(rumor_ids, np.fromiter(self._removed, np.int64))
+            rumor_ids, image_ids, dist = rumor_ids[keep], image_ids[keep], dist[keep]
+        hashes, delta_rumors, delta_images = self._delta_arrays()
+        if len(hashes):
+            drows, ddist = plain_scan(hashes, words, max_distance)
+            rumor_ids = np.concatenate([rumor_ids, delta_rumors[drows]])
+            image_ids = np.concatenate([image_ids, delta_images[drows]])
+            dist = np.concatenate([dist, ddist])
+        best: dict[int, ImageHit] = {}
+        for r, d, i in sorted(
+            zip(rumor_ids.tolist(), dist.tolist(), image_ids.tolist(), strict=True), key=lambda t: (t[1], t[0], t[2])
+        ):
+            best.setdefault(r, ImageHit(r, d, i))
+        return sorted(best.values(), key=lambda h: (h.distance, h.rumor_id))

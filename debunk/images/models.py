@@ -41,3 +41,38 @@ class ImageFingerprint(models.Model):
     @property
     def pdq_hex(self) -> str:
         return bytes(self.pdq).hex() if self.pdq is not None else ""
+
+
+class MatchJob(models.Model):
+    """Match requests answered later: a batch's images that need reading (OCR), or a caller that asked for an
+    asynchronous answer. The request is kept (its images in storage) until the job is done, so a worker or broker
+    outage delays the answer but loses nothing; the platform gets the results by webhook (`match.completed`) and
+    from `GET /api/v1/match/jobs/<id>`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    platform = models.ForeignKey(
+        "debunk.Platform", verbose_name=_("platform"), on_delete=models.CASCADE, related_name="match_jobs"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    lang = models.CharField(_("language"), max_length=10, blank=True)
+    items = models.JSONField(_("items"), help_text=_("The requests: id, text, context, post id, stored image name."))
+    results = models.JSONField(_("results"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("match job")
+        verbose_name_plural = _("match jobs")
+        indexes = [
+            models.Index(fields=["created_at"], name="match_job_pending", condition=models.Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.status}"

@@ -7,13 +7,17 @@ or decoded is logged and skipped: it never fails a publish or an upload.
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 
 from django.conf import settings
 
-from debunk.images.decode import ImageLimits, ImageRejected
+from debunk.images.decode import ImageLimits, ImageRejected, decode_image
+from debunk.images.index import ImageHit
 from debunk.images.models import ImageFingerprint
-from debunk.images.pipeline import ALGORITHM, fingerprint_image
+from debunk.images.ocr import OcrResult, ocr
+from debunk.images.pipeline import ALGORITHM, ImagePrint, fingerprint_image
+from debunk.images.serving import current_image_index
 from debunk.stock.models import Attachment, Rumor
 
 logger = logging.getLogger("debunk.images")
@@ -100,10 +104,64 @@ def image_fingerprints_sync(rumor: Rumor, *, force: bool = False) -> SyncResult:
     return result
 
 
+# ---- query images: what the match API reads from a platform's picture ---------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryImage:
+    """An image a platform sent, checked and hashed (its bytes kept for OCR and for the suspected queue)."""
+
+    data: bytes
+    print: ImagePrint
+
+
+def query_limits() -> ImageLimits:
+    return ImageLimits(max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS)
+
+
+def query_image(data: bytes) -> QueryImage:
+    """Check and hash an untrusted image; `decode.ImageRejected` (with its `code`) for anything that is not a
+    picture within the limits. Nothing is stored."""
+    return QueryImage(data, fingerprint_image(data, limits=query_limits()))
+
+
+def hash_hits(image: QueryImage) -> list[ImageHit]:
+    """The rumors with an image within IMAGE_HASH_REVIEW_DISTANCE of this one, nearest first; none for a picture
+    whose hash is not trusted (quality under IMAGE_HASH_MIN_QUALITY: a flat picture looks like every other)."""
+    if image.print.quality < settings.IMAGE_HASH_MIN_QUALITY:
+        return []
+    return current_image_index().query(image.print.pdq, settings.IMAGE_HASH_REVIEW_DISTANCE)
+
+
+def read_text(data: bytes) -> OcrResult:
+    """The text in an image (OCR, tall screenshots in tiles), decoded at full size under the query limits."""
+    return ocr(decode_image(data, limits=query_limits()).array())
+
+
+_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")  # one OCR engine per process, one at a time
+
+
+def read_text_within(data: bytes, budget: float) -> OcrResult | None:
+    """read_text if it finishes within `budget` seconds (counting the wait behind this process's other OCR); None
+    otherwise (the reading goes on in the background and its result is dropped: the caller hands the image to a
+    match job instead)."""
+    future = _reader.submit(read_text, data)
+    try:
+        return future.result(timeout=budget)
+    except TimeoutError:
+        return None
+
+
 __all__ = [
+    "QueryImage",
     "SyncResult",
     "attachment_fingerprint_sync",
+    "hash_hits",
     "image_fingerprints_sync",
     "is_rumor_image",
+    "query_image",
+    "query_limits",
+    "read_text",
+    "read_text_within",
     "stock_limits",
 ]

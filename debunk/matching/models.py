@@ -6,14 +6,18 @@ from django.utils.translation import gettext_lazy as _
 class Post(models.Model):
     """A platform's post, as reported to Debunk: the post archive shared by matching (suspected matches),
     corrections (exposures) and tracing (authors, parents, times). Authors are kept only as a keyed HMAC of
-    the platform's pseudonymous id (see debunk.core.pseudonyms). Images come with a later issue, as
-    fingerprints of source "post" like the text's."""
+    the platform's pseudonymous id (see debunk.core.pseudonyms). An image post keeps its picture (`image`, for the
+    reviewers of a suspected match and for tracing) and the text read from it (`ocr_text`); `text` is what the
+    platform sent with it, possibly empty."""
 
     platform = models.ForeignKey(
         "debunk.Platform", verbose_name=_("platform"), on_delete=models.PROTECT, related_name="posts"
     )
     platform_post_id = models.CharField(_("platform post id"), max_length=128, blank=True)
     text = models.TextField(_("text"))
+    image = models.FileField(_("image"), upload_to="posts/%Y/%m/", blank=True)
+    image_sha256 = models.CharField(_("image SHA-256"), max_length=64, blank=True)
+    ocr_text = models.TextField(_("text read from the image"), blank=True)
     author_hash = models.CharField(_("author (HMAC)"), max_length=64, blank=True)
     posted_at = models.DateTimeField(_("posted at"), null=True, blank=True)
     parent_platform_post_id = models.CharField(_("reposts (platform post id)"), max_length=128, blank=True)
@@ -144,8 +148,18 @@ class Match(models.Model):
         db_index=False,  # the unique (post, rumor) index serves lookups by post
     )
     rumor = models.ForeignKey("debunk.Rumor", verbose_name=_("rumor"), on_delete=models.CASCADE, related_name="matches")
+
+    class Via(models.TextChoices):
+        TEXT = "text", _("text")
+        IMAGE_HASH = "image_hash", _("image hash")
+        OCR = "ocr", _("text in the image")
+
     similarity = models.FloatField(_("similarity"))
     containment = models.FloatField(_("containment"))
+    via = models.CharField(_("found via"), max_length=10, choices=Via.choices, default=Via.TEXT)
+    distance = models.PositiveSmallIntegerField(
+        _("image hash distance"), null=True, blank=True, help_text=_("Bits of 256 (matches via the image hash).")
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, db_index=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -5,11 +5,12 @@ Changes nothing but the suspected-match queue (posts between a label's review an
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models.constants import OnConflict
 from django.urls import get_script_prefix, get_urlconf, reverse
@@ -17,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from debunk.api.models import Platform
+from debunk.images.index import ImageHit
+from debunk.images.services import QueryImage, hash_hits, read_text_within
 from debunk.matching.index import MatchIndex
 from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepare, score_prepared
 from debunk.matching.models import AllowListEntry, Match, Post
@@ -36,6 +39,11 @@ class Decision:
     scored: Scored
     action: str
     suspected: bool
+    via: str = "text"  # Match.Via: the post's text, the image's hash, or the text read in the image
+    distance: int | None = None  # image hash: bits of 256
+
+
+VIA_RANK = {"text": 2, "image_hash": 1, "ocr": 0}  # which of two decisions on one rumor is reported, on a tie
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,11 @@ class MatchRequest:
     text: str
     context: str = "publish"
     platform_post_id: str = ""
+    image: QueryImage | None = None
+    # an image without a confident hash match is read: "now" (within IMAGE_OCR_BUDGET_SECONDS, else as "later"),
+    # "later" (by a match job: the answer says `pending`), or "off"
+    ocr: str = "now"
+    ocr_text: str | None = None  # the image's text, already read (a match job)
 
 
 def decide(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) -> list[Decision]:
@@ -58,6 +71,50 @@ def decide(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) ->
         elif s.similarity >= verdict.match_review_threshold or s.containment >= settings.MATCH_CONTAINMENT_REVIEW:
             decisions.append(Decision(rumor, s, "review", suspected=True))
     return decisions
+
+
+def decide_ocr(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) -> list[Decision]:
+    """The text read in an image decides by containment alone (names, times and counters around a screenshotted
+    post pull its similarity down), with each verdict label's text-in-image thresholds."""
+    decisions = []
+    for s in scored:
+        rumor = rumors.get(s.rumor_id)
+        if rumor is None or rumor.pk in allowed:
+            continue
+        verdict = rumor.verdict
+        if s.containment >= verdict.ocr_auto_containment:
+            decisions.append(Decision(rumor, s, verdict.default_action, suspected=False, via="ocr"))
+        elif s.containment >= verdict.ocr_review_containment:
+            decisions.append(Decision(rumor, s, "review", suspected=True, via="ocr"))
+    return decisions
+
+
+def decide_image(hits: list[ImageHit], rumors: dict[int, Rumor], allowed: set[int]) -> list[Decision]:
+    """Image hash hits: within IMAGE_HASH_AUTO_DISTANCE the verdict's action, up to the review distance the queue."""
+    decisions = []
+    for hit in hits:
+        rumor = rumors.get(hit.rumor_id)
+        if rumor is None or rumor.pk in allowed:
+            continue
+        scored = Scored(hit.rumor_id, 0, round(1 - hit.distance / 256, 4), 0.0)
+        confident = hit.distance <= settings.IMAGE_HASH_AUTO_DISTANCE
+        action = rumor.verdict.default_action if confident else "review"
+        decisions.append(Decision(rumor, scored, action, not confident, via="image_hash", distance=hit.distance))
+    return decisions
+
+
+def _merged(*groups: list[Decision]) -> list[Decision]:
+    """One decision per rumor: a confident one over a suspected one, then by VIA_RANK; strongest first."""
+    best: dict[int, Decision] = {}
+    for decision in (d for group in groups for d in group):
+        current = best.get(decision.rumor.pk)
+        if current is None or _strength(decision) > _strength(current):
+            best[decision.rumor.pk] = decision
+    return sorted(best.values(), key=lambda d: (ACTION_RANK[d.action], d.rumor.verdict.severity_rank), reverse=True)
+
+
+def _strength(d: Decision) -> tuple[int, int, float]:
+    return (not d.suspected, VIA_RANK[d.via], max(d.scored.similarity, d.scored.containment))
 
 
 def match_text(
@@ -83,37 +140,59 @@ def match_many(
     The suspected-match queue is written before returning, or handed to `defer` (the match views give their
     request log's transaction, so that a request commits once)."""
     started = time.perf_counter()
-    # normalised once: offsets kept for evidence
-    index, batch, scored, cards, allowed = _score([r.text for r in requests], offsets=True)
+    reading = _read_images(requests)
+    # normalised once, the posts' texts then the texts read in images: offsets kept for evidence
+    texts = [r.text for r in requests] + [reading.texts[i] for i in reading.order]
+    index, batch, scored, cards, allowed = _score(texts, offsets=True)
+    image_allowed: dict[int, set[int]] = {}
+    if reading.hits:
+        cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
+        image_allowed = _image_allow_listed(requests, cards)
     rumors = {rid: card.rumor for rid, card in cards.items()}
+    ocr_position = {i: len(requests) + k for k, i in enumerate(reading.order)}
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
     decided: list[tuple[int, list[Decision]]] = []
     for i, request in enumerate(requests):
-        if not scored[i]:
-            results.append({"matched": False, "action": "allow", "matches": [], "index_version": index.version})
-            continue
-        decisions = decide(scored[i], rumors, allowed[i])
-        action = max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow")
-        suspected = [d for d in decisions if d.suspected]
-        if suspected and platform is not None:
-            suspects.append((request, suspected))
+        decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
+        if request.image is not None:
+            own, k = image_allowed.get(i, set()), ocr_position.get(i)
+            decisions = _merged(
+                decisions,
+                decide_image(reading.hits.get(i, []), rumors, own),
+                decide_ocr(scored[k], rumors, own | allowed[k]) if k is not None else [],
+            )
         result: dict[str, Any] = {
             "matched": bool(decisions),
-            "action": action,
+            "action": max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow"),
             "matches": [],  # filled below, once every match's evidence is known
             "index_version": index.version,
         }
+        if request.image is not None:
+            result.update(_image_facts(request, reading, i))
+        if not decisions:
+            results.append(result)
+            continue
+        suspected = [d for d in decisions if d.suspected]
+        if suspected and platform is not None:
+            suspects.append((_with_text_read(request, reading.texts.get(i)), suspected))
         if request.context == "compose" and (top := _leading(decisions)) and top.action != "allow":
             result["warning"] = {"text": compose_warning(top.rumor.verdict), "rumor_id": top.rumor.pk}
         decided.append((len(results), decisions))
         results.append(result)
-    # every match's evidence in one compiled pass
-    spans = iter(evidence_many(batch, [(i, d.rumor.claim) for i, ds in decided for d in ds]))
+    # every match's evidence in one compiled pass (a match by image hash has none)
+    pairs = [
+        (ocr_position[i] if d.via == "ocr" else i, d.rumor.claim)
+        for i, ds in decided
+        for d in ds
+        if d.via != "image_hash"
+    ]
+    spans = iter(evidence_many(batch, pairs))
     verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
     for position, decisions in decided:
         results[position]["matches"] = [
-            _match_payload(d, cards[d.rumor.pk], next(spans), verdict_texts) for d in decisions
+            _match_payload(d, cards[d.rumor.pk], [] if d.via == "image_hash" else next(spans), verdict_texts)
+            for d in decisions
         ]
     _context_cards(requests, results, dict(decided))
     if suspects:
@@ -126,6 +205,71 @@ def match_many(
     for result in results:
         result["took_ms"] = took
     return results
+
+
+@dataclass
+class _Reading:
+    """What the images of a batch gave: hash hits, texts read (OCR) and the requests whose reading was deferred."""
+
+    hits: dict[int, list[ImageHit]]
+    texts: dict[int, str]
+    order: list[int]  # requests with a text read, in request order
+    later: set[int]
+    ocr_ms: dict[int, float]
+
+
+def _read_images(requests: list[MatchRequest]) -> _Reading:
+    """Hash every image; read (OCR) those without a confident hash match, as each request asks."""
+    reading = _Reading({}, {}, [], set(), {})
+    for i, request in enumerate(requests):
+        if request.image is None:
+            continue
+        hits = reading.hits[i] = hash_hits(request.image)
+        if any(h.distance <= settings.IMAGE_HASH_AUTO_DISTANCE for h in hits) or not settings.IMAGE_OCR:
+            continue
+        if request.ocr_text is not None:
+            reading.texts[i] = request.ocr_text
+        elif request.ocr == "now":
+            started = time.perf_counter()
+            read = read_text_within(request.image.data, settings.IMAGE_OCR_BUDGET_SECONDS)
+            if read is None:
+                reading.later.add(i)
+            else:
+                reading.texts[i] = read.text
+                reading.ocr_ms[i] = round((time.perf_counter() - started) * 1000, 1)
+        elif request.ocr == "later":
+            reading.later.add(i)
+    reading.order = sorted(reading.texts)
+    return reading
+
+
+def _image_facts(request: MatchRequest, reading: _Reading, i: int) -> dict[str, Any]:
+    """What an answer says of the image it was given: its hash, the text read in it, whether reading is pending."""
+    assert request.image is not None
+    facts: dict[str, Any] = {
+        "image": {
+            "sha256": request.image.print.sha256,
+            "pdq": request.image.print.pdq.hex(),
+            "quality": request.image.print.quality,
+        },
+        "pending": i in reading.later,
+    }
+    if i in reading.texts:
+        facts["ocr_text"] = reading.texts[i]
+        if i in reading.ocr_ms:
+            facts["ocr_ms"] = reading.ocr_ms[i]
+    return facts
+
+
+def _with_text_read(request: MatchRequest, text: str | None) -> MatchRequest:
+    return request if text is None or request.ocr_text is not None else replace(request, ocr_text=text)
+
+
+def _image_allow_listed(requests: list[MatchRequest], cards: dict[int, "_Card"]) -> dict[int, set[int]]:
+    """Per image request, the rumors its image (by SHA-256) was allow-listed for (a reviewer rejected the match)."""
+    images = {i: r.image.print.sha256 for i, r in enumerate(requests) if r.image is not None}
+    found = _allow_listed(set(cards), set(images.values())) if cards and images else set()
+    return {i: {rumor_id for rumor_id, digest in found if digest == sha} for i, sha in images.items()}
 
 
 def _leading(decisions: list[Decision], *, confirmed: bool = False) -> Decision | None:
@@ -266,8 +410,9 @@ def _match_payload(decision: Decision, card: _Card, spans: list[Span], verdict_t
     text = verdict_texts.get(verdict.pk)
     if text is None:
         text = verdict_texts[verdict.pk] = verdict.text
-    return {
+    payload = {
         "rumor_id": card.rumor.pk,
+        "via": decision.via,
         "similarity": scored.similarity,
         "containment": scored.containment,
         "decision": "suspected" if decision.suspected else "matched",
@@ -276,6 +421,9 @@ def _match_payload(decision: Decision, card: _Card, spans: list[Span], verdict_t
         "debunk": dict(card.debunk) if card.debunk else None,
         "evidence": [{"post_span": list(p), "rumor_span": list(r)} for p, r in spans],
     }
+    if decision.distance is not None:
+        payload["distance"] = decision.distance
+    return payload
 
 
 def queue_suspected(*, platform: Platform, text: str, platform_post_id: str, decisions: list[Decision]) -> Post:
@@ -315,8 +463,11 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
         "author_hash",
         "parent_platform_post_id",
         "archived",
+        "image",
+        "image_sha256",
+        "ocr_text",
     ]
-    empty = ("", "", False)
+    empty = ("", "", False, "", "", "")
     if fresh and connection.features.can_return_rows_from_bulk_insert:
         rows = [(platform.pk, "", texts[k], now, *empty) for k in fresh]
         for k, pk in zip(fresh, _insert(Post, post_fields, rows), strict=True):
@@ -335,14 +486,39 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
         for k, (request, _) in enumerate(items):
             if request.platform_post_id:
                 post_ids[k] = by_id[request.platform_post_id]
+    for k, (request, _) in enumerate(items):
+        if request.image is not None:
+            _keep_post_image(post_ids[k], request)
     rows = [
-        (post_id, d.rumor.pk, d.scored.similarity, d.scored.containment, Match.Status.SUSPECTED.value, now)
+        (
+            post_id,
+            d.rumor.pk,
+            d.scored.similarity,
+            d.scored.containment,
+            Match.Status.SUSPECTED.value,
+            now,
+            d.via,
+            d.distance,
+        )
         for post_id, (_, decisions) in zip(post_ids, items, strict=True)
         for d in decisions
     ]
-    fields = ["post", "rumor", "similarity", "containment", "status", "created_at"]
+    fields = ["post", "rumor", "similarity", "containment", "status", "created_at", "via", "distance"]
     _insert(Match, fields, rows, ignore_conflicts=True)  # idempotent per post and rumor, as get_or_create was
     return post_ids
+
+
+def _keep_post_image(post_id: int, request: MatchRequest) -> None:
+    """The picture of a queued image post, for its reviewers (the first one given for a post id is kept)."""
+    assert request.image is not None
+    post = Post.objects.get(pk=post_id)
+    if post.image:
+        return
+    image = request.image
+    post.image.save(f"{image.print.sha256[:16]}.{image.print.format.lower()}", ContentFile(image.data), save=False)
+    post.image_sha256 = image.print.sha256
+    post.ocr_text = (request.ocr_text or "").replace("\x00", "")
+    post.save(update_fields=["image", "image_sha256", "ocr_text"])
 
 
 _INSERT_CHUNK = 200  # rows a statement: SQLite allows 32,766 parameters

@@ -25,7 +25,8 @@ from PIL import UnidentifiedImageError
 from debunk.core.audit import audit_record, removal
 from debunk.core.roles import require_perm
 from debunk.images.decode import ImageLimits, ImageRejected, open_image
-from debunk.images.services import attachment_fingerprint_sync
+from debunk.images.services import attachment_fingerprint_sync, is_rumor_image
+from debunk.matching.fingerprints import index_bump
 from debunk.stock.models import Attachment, Rumor
 
 IMAGE_FORMATS = {
@@ -157,6 +158,7 @@ def attachment_add(
             attachment.full_clean()
             attachment.save()
             attachment_fingerprint_sync(attachment)  # a rumor image is hashed at once (its row goes by cascade)
+            _image_index_bump(attachment)
             audit_record(
                 actor=by,
                 action="attachment.add",
@@ -169,6 +171,13 @@ def attachment_add(
             attachment.thumbnail.delete(save=False)
         raise
     return attachment
+
+
+def _image_index_bump(attachment: Attachment) -> None:
+    """An image of a published rumor added or removed changes what the image index matches: serving processes
+    pick it up within seconds, like a publish."""
+    if is_rumor_image(attachment) and attachment.rumor.status == Rumor.Status.PUBLISHED:
+        index_bump(attachment.rumor)
 
 
 def attachment_check_removable(attachment: Attachment) -> None:
@@ -190,6 +199,7 @@ def attachment_remove(*, attachment: Attachment, by: Any) -> None:
     with transaction.atomic():
         audit_record(actor=by, action="attachment.remove", target=attachment, changes=removal(attachment))
         attachment.delete()
+        _image_index_bump(attachment)
         for stored in files:
             if not Attachment.objects.filter(models.Q(file=stored.name) | models.Q(thumbnail=stored.name)).exists():
                 transaction.on_commit(lambda f=stored: f.storage.delete(f.name), robust=True)

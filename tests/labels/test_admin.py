@@ -47,6 +47,8 @@ def verdict_data(verdict: VerdictLabel, **changes: str) -> dict[str, str]:
         default_action=verdict.default_action,
         match_auto_threshold=str(verdict.match_auto_threshold),
         match_review_threshold=str(verdict.match_review_threshold),
+        ocr_auto_containment=str(verdict.ocr_auto_containment),
+        ocr_review_containment=str(verdict.ocr_review_containment),
     )
     return {**data, **changes}
 
