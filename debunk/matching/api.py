@@ -7,6 +7,7 @@ import orjson
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -15,10 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from debunk.api.fields import StrictCharField, StrictChoiceField
+from debunk.api.parsers import ImageBodyParsers, ImageJSONParser
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, not_an_object
-from debunk.matching.services import MatchRequest, match_many, match_text
+from debunk.images.api import ImageField
+from debunk.images.jobs import match_jobs_attach
+from debunk.matching.services import MatchRequest, match_many
 from debunk.public.api import CardOut
 
 MAX_TEXT = 20_000
@@ -46,8 +50,18 @@ class PostTextField(StrictCharField):
         self.validators.append(RegexValidator(r"\S", "This field may not be blank.", code="blank"))
 
 
+OCR_MODES = ["now", "later", "off"]
+OCR_HELP = (
+    "With an image that no rumor image matches by its hash: read its text (OCR) `now` (within the server's budget, "
+    "IMAGE_OCR_BUDGET_SECONDS; past it, as `later`), `later` (the answer says `pending` with a `job_id`; the result "
+    "follows by the `match.completed` webhook and GET /api/v1/match/jobs/{id}) or `off`."
+)
+
+
 class MatchInput(serializers.Serializer):
-    text = PostTextField(min_length=1, max_length=MAX_TEXT)
+    text = PostTextField(min_length=1, max_length=MAX_TEXT, required=False, help_text="The post's text.")
+    image = ImageField(required=False)
+    ocr = StrictChoiceField(choices=OCR_MODES, required=False, default="now", help_text=OCR_HELP)
     platform_post_id = StrictCharField(
         max_length=128,
         required=False,
@@ -57,6 +71,12 @@ class MatchInput(serializers.Serializer):
     )
     context = StrictChoiceField(choices=CONTEXTS, required=False, default="publish", help_text=CONTEXT_HELP)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("text") and attrs.get("image") is None:
+            raise serializers.ValidationError({"text": [_("Send a text, an image or both.")]}, code="required")
+        attrs.setdefault("text", "")
+        return attrs
+
 
 class SingleInput(MatchInput):
     lang = StrictChoiceField(choices=LANGS, required=False, help_text=LANG_HELP)
@@ -64,6 +84,12 @@ class SingleInput(MatchInput):
 
 class BatchItemInput(MatchInput):
     id = StrictCharField(max_length=128)
+    ocr = StrictChoiceField(
+        choices=OCR_MODES,
+        required=False,
+        default="later",
+        help_text="As the single match's, but a batch never waits for OCR: `now` is read as `later`.",
+    )
 
 
 class BatchInput(serializers.Serializer):
@@ -72,8 +98,10 @@ class BatchInput(serializers.Serializer):
         allow_empty=False,
         min_length=1,
         max_length=MAX_BATCH,
-        help_text="Each item as the single match's body, with an `id` of yours: `{id, text, platform_post_id?, "
-        "context?}`; a bad item gets its own `error`. " + CONTEXT_HELP,
+        help_text="Each item as the single match's body, with an `id` of yours: `{id, text?, image?, "
+        "platform_post_id?, context?, ocr?}`; a bad item gets its own `error`. At most MATCH_BATCH_MAX_IMAGES items "
+        "(50 by default) may carry an image, and the body is at most API_IMAGE_BODY_MAX_BYTES (15 MB by default). "
+        + CONTEXT_HELP,
     )
     lang = StrictChoiceField(choices=LANGS, required=False, help_text=LANG_HELP + " For every item.")
 
@@ -96,6 +124,14 @@ class EvidenceOut(serializers.Serializer):
 
 class MatchItemOut(serializers.Serializer):
     rumor_id = serializers.IntegerField()
+    via = serializers.ChoiceField(
+        choices=["text", "image_hash", "ocr"],
+        help_text="What found it: the post's text, the image's perceptual hash, or the text read in the image "
+        "(its `evidence` spans are then positions in the answer's `ocr_text`).",
+    )
+    distance = serializers.IntegerField(
+        required=False, help_text="With `via` image_hash: bits of 256 between the PDQ hashes (0: the same picture)."
+    )
     similarity = serializers.FloatField()
     containment = serializers.FloatField()
     decision = serializers.ChoiceField(choices=["matched", "suspected"])
@@ -103,6 +139,12 @@ class MatchItemOut(serializers.Serializer):
     label_text = serializers.CharField()
     debunk = DebunkOut(allow_null=True)
     evidence = EvidenceOut(many=True)
+
+
+class ImageOut(serializers.Serializer):
+    sha256 = serializers.CharField()
+    pdq = serializers.CharField(help_text="PDQ hash, 64 hex digits.")
+    quality = serializers.IntegerField(help_text="PDQ quality, 0 to 100 (under 50: not used to match).")
 
 
 class WarningOut(serializers.Serializer):
@@ -126,6 +168,15 @@ class MatchOut(serializers.Serializer):
         "or above the auto threshold), or null.",
     )
     cards = CardOut(many=True, required=False, help_text="With context `search`: debunk cards for the query.")
+    image = ImageOut(required=False, help_text="With an image: what was computed of it.")
+    pending = serializers.BooleanField(
+        required=False,
+        help_text="With an image: its text is still to be read; the complete answer (which may match more) follows "
+        "by webhook and from GET /api/v1/match/jobs/{job_id}.",
+    )
+    job_id = serializers.IntegerField(required=False)
+    ocr_text = serializers.CharField(required=False, help_text="With an image that was read: the text found in it.")
+    ocr_ms = serializers.FloatField(required=False)
     index_version = serializers.IntegerField()
     took_ms = serializers.FloatField()
 
@@ -150,7 +201,7 @@ def _plain_item(raw: Any, *, with_id: bool) -> dict[str, Any] | None:
     """The validated data of an item that is plainly valid (strings of the right lengths, nothing DRF would trim,
     coerce or refuse), as MatchInput / BatchItemInput would return it; None leaves the item to the serializer, which
     then answers exactly as before (errors included). The serializers cost far more than matching a post."""
-    if type(raw) is not dict:
+    if type(raw) is not dict or "image" in raw or "ocr" in raw:
         return None
     text = raw.get("text")
     post_id = raw.get("platform_post_id", "")
@@ -214,8 +265,20 @@ class MatchJSONRenderer(JSONRenderer):
 BAD_INPUT = {400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors: `{field: [message]}`.")}
 
 
+def _request(data: dict[str, Any], *, batch: bool = False) -> MatchRequest:
+    ocr = data.get("ocr", "later" if batch else "now")
+    return MatchRequest(
+        data["text"],
+        data["context"],
+        data["platform_post_id"],
+        image=data.get("image"),
+        ocr="later" if batch and ocr == "now" else ocr,
+    )
+
+
 class MatchView(LoggedAPIView):
     renderer_classes = [MatchJSONRenderer]
+    parser_classes = ImageBodyParsers
 
     @extend_schema(
         summary="Match one post against the rumor stock",
@@ -228,14 +291,11 @@ class MatchView(LoggedAPIView):
             form = SingleInput(data=request.data)
             form.is_valid(raise_exception=True)
             data = form.validated_data
-        with translation.override(request.data.get("lang") or translation.get_language()):
-            result = match_text(
-                text=data["text"],
-                platform=request.user.platform,
-                context=data["context"],
-                platform_post_id=data["platform_post_id"],
-                defer=self.write_with_log,
-            )
+        lang = request.data.get("lang") or translation.get_language()
+        requests = [_request(data)]
+        with translation.override(lang):
+            [result] = match_many(requests, platform=request.user.platform, defer=self.write_with_log)
+        match_jobs_attach(platform=request.user.platform, requests=requests, results=[result], ids=[None], lang=lang)
         self.log_outcome, self.log_items = result["action"], 1
         return Response(result)
 
@@ -243,6 +303,7 @@ class MatchView(LoggedAPIView):
 class MatchBatchView(LoggedAPIView):
     throttle_classes = [ApiKeyBatchThrottle]
     renderer_classes = [MatchJSONRenderer]
+    parser_classes = [ImageJSONParser]
 
     @extend_schema(
         summary="Match up to 1,000 posts; a bad item gets its own error",
@@ -256,6 +317,10 @@ class MatchBatchView(LoggedAPIView):
             form = BatchInput(data=request.data)
             form.is_valid(raise_exception=True)
             items = form.validated_data["items"]
+        images = sum(1 for raw in items if type(raw) is dict and raw.get("image") is not None)
+        if images > settings.MATCH_BATCH_MAX_IMAGES:
+            message = _("At most %(n)s items of a batch may carry an image.") % {"n": settings.MATCH_BATCH_MAX_IMAGES}
+            raise serializers.ValidationError({"items": [message]}, code="too_many_images")
         results: list[dict[str, Any] | None] = []
         valid: list[tuple[int, dict[str, Any]]] = []
         checker = None  # one serializer validates every item that is not plainly valid: building it is costly
@@ -274,12 +339,17 @@ class MatchBatchView(LoggedAPIView):
                     continue
             valid.append((len(results), data))
             results.append(None)
-        with translation.override(request.data.get("lang") or translation.get_language()):
-            answers = match_many(
-                [MatchRequest(d["text"], d["context"], d["platform_post_id"]) for _, d in valid],
-                platform=request.user.platform,
-                defer=self.write_with_log,
-            )
+        lang = request.data.get("lang") or translation.get_language()
+        requests = [_request(d, batch=True) for _, d in valid]
+        with translation.override(lang):
+            answers = match_many(requests, platform=request.user.platform, defer=self.write_with_log)
+        match_jobs_attach(
+            platform=request.user.platform,
+            requests=requests,
+            results=answers,
+            ids=[d["id"] for _, d in valid],
+            lang=lang,
+        )
         for (position, data), answer in zip(valid, answers, strict=True):
             results[position] = {"id": data["id"], **answer}
         actions = {answer["action"] for answer in answers}

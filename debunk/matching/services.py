@@ -249,7 +249,7 @@ def _image_facts(request: MatchRequest, reading: _Reading, i: int) -> dict[str, 
     facts: dict[str, Any] = {
         "image": {
             "sha256": request.image.print.sha256,
-            "pdq": request.image.print.pdq.hex(),
+            "pdq": request.image.print.pdq.hex,
             "quality": request.image.print.quality,
         },
         "pending": i in reading.later,

@@ -1,0 +1,64 @@
+"""The `image` field of the match and posts APIs: a picture given as plain base64 in JSON, or as a file in a
+multipart upload. It is checked and hashed while the request is validated (`services.query_image`), so a bad
+picture is a 400 with a field error before anything is matched or stored, and a link is never fetched."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from debunk.images.decode import ImageRejected, decode_base64
+from debunk.images.services import QueryImage, query_image
+
+# What a platform is told, by the decoder's refusal code.
+REFUSALS = {
+    "bad_base64": _("The image is not valid base64."),
+    "empty": _("The image is empty."),
+    "data_url": _("Send the file's plain base64, without a “data:…;base64,” prefix."),
+    "looks_like_a_url": _("This is a link, not an image: send the file itself. Links are never fetched."),
+    "not_an_image": _("This file is not an image."),
+    "too_large": _("The image is larger than %(bytes)s bytes."),
+    "too_many_pixels": _("The image has more than %(pixels)s pixels."),
+    "too_many_frames": _("The animation has too many frames."),
+    "truncated": _("The image is damaged or truncated."),
+    "unsupported_format": _("This image format is not accepted (accepted: JPEG, PNG, WebP, GIF, BMP)."),
+}
+IMAGE_HELP = (
+    "The picture: in JSON the file's plain base64 (no `data:` prefix), in multipart/form-data a file field. "
+    "JPEG, PNG, WebP, GIF (first frame) or BMP, at most 10 MB and 40 megapixels. Links are refused, never fetched."
+)
+
+
+def refusal_message(exc: ImageRejected) -> str:
+    message = REFUSALS.get(exc.code)
+    if message is None:  # a code added to the decoder later: its own English message
+        return exc.message
+    return str(message) % {"bytes": f"{settings.UPLOAD_MAX_BYTES:,}", "pixels": f"{settings.UPLOAD_MAX_PIXELS:,}"}
+
+
+@extend_schema_field(OpenApiTypes.BYTE)
+class ImageField(serializers.Field):
+    """A base64 string (JSON) or an uploaded file (multipart) → a checked, hashed `QueryImage`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", IMAGE_HELP)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> QueryImage:
+        try:
+            if isinstance(data, UploadedFile):
+                content = data.read(settings.UPLOAD_MAX_BYTES + 1)
+            elif isinstance(data, str):
+                content = decode_base64(data, max_bytes=settings.UPLOAD_MAX_BYTES)
+            else:
+                raise ImageRejected("bad_base64", "The image must be a base64 string.")
+            return query_image(content)
+        except ImageRejected as exc:
+            raise serializers.ValidationError(refusal_message(exc), code=exc.code) from None
+
+    def to_representation(self, value: Any) -> Any:
+        return None
