@@ -76,7 +76,7 @@ class ImageFile:
 class _KeptImages:
     """The budget of checked images kept from validation to the write."""
 
-    room: int = CHECKED_IMAGES_KEPT
+    room: int = field(default_factory=lambda: CHECKED_IMAGES_KEPT)
 
     def keep(self, checked: CheckedUpload) -> CheckedUpload | None:
         size = len(checked.content) + len(checked.thumbnail or b"")
