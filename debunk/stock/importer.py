@@ -185,7 +185,7 @@ def _parse_record(
     default_category: str,
     require_debunk: bool,
     base_dir: Path,
-    kept: "_KeptImages",
+    kept: _KeptImages,
 ) -> ImportRecord:
     if not isinstance(data, dict):
         raise ValidationError("each line must be a JSON object")
