@@ -13,10 +13,17 @@ IMPORTER, PUBLISHER = "system-importer", "system-reviewer"
 
 
 class Command(BaseCommand):
-    help = "Import rumors from a JSON Lines file (one rumor per line); re-importing an external_id updates it."
+    help = (
+        "Import rumors from a JSON Lines file (one rumor per line); re-importing an external_id updates it. "
+        "A record's \"images\" are paths relative to the file's directory (to the current directory when reading "
+        "standard input)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="Path to the .jsonl file, or - for standard input.")
+        parser.add_argument(
+            "file",
+            help="Path to the .jsonl file, or - for standard input (image paths then start at the current directory).",
+        )
         parser.add_argument("--verdict", help="Verdict code for lines that have none.")
         parser.add_argument("--category", default="other", help="Category code for lines that have none.")
         parser.add_argument(
@@ -33,8 +40,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         lines = self._read(opts["file"])
+        base_dir = Path.cwd() if opts["file"] == "-" else Path(opts["file"]).parent
         records, errors = parse_lines(
-            lines, default_verdict=opts["verdict"], default_category=opts["category"], require_debunk=opts["publish"]
+            lines,
+            default_verdict=opts["verdict"],
+            default_category=opts["category"],
+            require_debunk=opts["publish"],
+            base_dir=base_dir,
         )
         for error in errors:
             self.stderr.write(self.style.ERROR(str(error)))
