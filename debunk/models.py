@@ -6,7 +6,7 @@ Each part keeps its models in its own package; import them from there (`from deb
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
 from debunk.core.models import AuditEvent, QueuedTask
 from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
-from debunk.images.models import ImageFingerprint, MatchJob
+from debunk.images.models import ImageFingerprint, MatchJob, MatchJobNotice
 from debunk.matching.models import AllowListEntry, Fingerprint, IndexChange, Match, Post
 from debunk.sanctions.models import (
     BannedIdentity,
@@ -40,6 +40,7 @@ __all__ = [
     "Interaction",
     "Match",
     "MatchJob",
+    "MatchJobNotice",
     "Measure",
     "Organization",
     "OrganizationMember",

@@ -2,6 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from debunk.images.hashing import HASH_BYTES
+from debunk.webhooks.models import OutboxMessage
 
 
 class ImageFingerprint(models.Model):
@@ -76,3 +77,18 @@ class MatchJob(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.status}"
+
+
+class MatchJobNotice(OutboxMessage):
+    """Outbox: a finished match job's results, pushed to its platform by webhook (`match.completed`), retried
+    until delivered (the results stay readable at GET /api/v1/match/jobs/<id> meanwhile)."""
+
+    job = models.OneToOneField(MatchJob, verbose_name=_("match job"), on_delete=models.CASCADE, related_name="notice")
+    platform = models.ForeignKey("debunk.Platform", verbose_name=_("platform"), on_delete=models.CASCADE)
+
+    class Meta(OutboxMessage.Meta):
+        verbose_name = _("match job notice")
+        verbose_name_plural = _("match job notices")
+
+    def __str__(self) -> str:
+        return f"match.completed {self.message_id}"

@@ -18,6 +18,8 @@ class Post(models.Model):
     image = models.FileField(_("image"), upload_to="posts/%Y/%m/", blank=True)
     image_sha256 = models.CharField(_("image SHA-256"), max_length=64, blank=True)
     ocr_text = models.TextField(_("text read from the image"), blank=True)
+    image_pdq = models.BinaryField(_("image PDQ hash"), max_length=32, null=True, blank=True)
+    image_quality = models.PositiveSmallIntegerField(_("image PDQ quality"), null=True, blank=True)
     author_hash = models.CharField(_("author (HMAC)"), max_length=64, blank=True)
     posted_at = models.DateTimeField(_("posted at"), null=True, blank=True)
     parent_platform_post_id = models.CharField(_("reposts (platform post id)"), max_length=128, blank=True)

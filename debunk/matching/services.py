@@ -517,8 +517,9 @@ def _keep_post_image(post_id: int, request: MatchRequest) -> None:
     image = request.image
     post.image.save(f"{image.print.sha256[:16]}.{image.print.format.lower()}", ContentFile(image.data), save=False)
     post.image_sha256 = image.print.sha256
+    post.image_pdq, post.image_quality = image.print.pdq.bits, image.print.quality
     post.ocr_text = (request.ocr_text or "").replace("\x00", "")
-    post.save(update_fields=["image", "image_sha256", "ocr_text"])
+    post.save(update_fields=["image", "image_sha256", "image_pdq", "image_quality", "ocr_text"])
 
 
 _INSERT_CHUNK = 200  # rows a statement: SQLite allows 32,766 parameters
