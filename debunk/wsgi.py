@@ -12,9 +12,11 @@ if settings.MATCH_WARM_UP_AT_START:
     # so that its first match request is as fast as the next (compiling the kernels took ~20 s on a cold start).
     from django.urls import get_resolver
 
+    from debunk.images.services import reader_warm_up
     from debunk.matching.serving import warm_up
 
     warm_up()
+    reader_warm_up()
     get_resolver().url_patterns  # noqa: B018 (imports every view now, not during the first request)
 
 if settings.GC_BETWEEN_REQUESTS:

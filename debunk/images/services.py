@@ -15,7 +15,7 @@ from django.conf import settings
 from debunk.images.decode import ImageLimits, ImageRejected, decode_image
 from debunk.images.index import ImageHit
 from debunk.images.models import ImageFingerprint
-from debunk.images.ocr import OcrResult, ocr
+from debunk.images.ocr import OcrResult, get_engine, ocr
 from debunk.images.pipeline import ALGORITHM, ImagePrint, fingerprint_image
 from debunk.images.serving import current_image_index
 from debunk.stock.models import Attachment, Rumor
@@ -138,6 +138,17 @@ def read_text(data: bytes) -> OcrResult:
     return ocr(decode_image(data, limits=query_limits()).array())
 
 
+def reader_warm_up() -> None:
+    """At process start (debunk.wsgi) with IMAGE_OCR on: load the OCR models (about a second), so that the first
+    image to read does not pay for it within its budget. Never fails the start."""
+    if not settings.IMAGE_OCR:
+        return
+    try:
+        get_engine()
+    except Exception as exc:  # an image is then read without OCR's help until the models load
+        logger.warning("OCR models not loaded at start: %s", exc)
+
+
 _reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")  # one OCR engine per process, one at a time
 
 
@@ -150,6 +161,9 @@ def read_text_within(data: bytes, budget: float) -> OcrResult | None:
         return future.result(timeout=budget)
     except TimeoutError:
         return None
+    except Exception:  # the engine failed on this picture: answer from its hash alone, never a 500
+        logger.exception("OCR failed on a query image")
+        return OcrResult(text="", lines=(), seconds=0.0)
 
 
 __all__ = [
@@ -163,5 +177,6 @@ __all__ = [
     "query_limits",
     "read_text",
     "read_text_within",
+    "reader_warm_up",
     "stock_limits",
 ]
