@@ -1,5 +1,7 @@
-"""A second serving process for freshness tests: reads a text per line on stdin, prints the match as JSON."""
+"""A second serving process for freshness tests: reads a text (or {"image": base64}) per line on stdin, prints
+the match as JSON."""
 
+import base64
 import json
 import sys
 
@@ -7,9 +9,15 @@ import django
 
 django.setup()
 
-from debunk.matching.services import match_text  # noqa: E402
+from debunk.images.services import query_image  # noqa: E402
+from debunk.matching.services import MatchRequest, match_many  # noqa: E402
 
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
-    result = match_text(text=json.loads(line))
+    query = json.loads(line)
+    if isinstance(query, dict):
+        request = MatchRequest("", image=query_image(base64.b64decode(query["image"])), ocr="off")
+    else:
+        request = MatchRequest(query)
+    [result] = match_many([request])
     print(json.dumps({"matched": result["matched"], "version": result["index_version"]}), flush=True)

@@ -1,5 +1,6 @@
 """Publishing and retracting change what another serving process matches within 5 seconds, no restart."""
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,8 @@ import pytest
 
 from debunk.core.roles import FACT_CHECKER, REVIEWER
 from debunk.stock import rumors as svc
+from debunk.stock.attachments import attachment_add
+from debunk.stock.models import Attachment
 from tests.celery_worker import database_url
 from tests.factories import UserFactory, make_rumor
 
@@ -30,12 +33,12 @@ class Matcher:
         )
         assert json.loads(self.proc.stdout.readline()) == {"ready": True}
 
-    def match(self, text: str) -> dict:
+    def match(self, text: str | dict) -> dict:
         self.proc.stdin.write(json.dumps(text) + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
-    def seconds_until(self, text: str, matched: bool, timeout: float = 10.0) -> float:
+    def seconds_until(self, text: str | dict, matched: bool, timeout: float = 10.0) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.match(text)["matched"] is matched:
@@ -77,3 +80,35 @@ def test_publish_and_retract_reach_other_processes_within_5_seconds(two_matchers
     svc.rumor_retract(rumor=rumor, by=reviewer, reason="freshness test")
     for m in two_matchers:
         assert m.seconds_until(CLAIM, matched=False) < 5
+
+
+def test_rumor_images_reach_other_processes_within_5_seconds(two_matchers, settings, tmp_path):
+    """Publishing a rumor with an image, adding an image to a published rumor and retracting it: the image index of
+    both other processes follows within 5 s, from a snapshot the machine's processes share."""
+    from tests.images.test_match_api import b64, encode, picture
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    checker = UserFactory(username="checker", roles=[FACT_CHECKER])
+    reviewer = UserFactory(username="reviewer", roles=[REVIEWER])
+    rumor = make_rumor(checker, claim=CLAIM)
+    first, second = ({"image": b64(encode(picture(seed)))} for seed in (31, 32))
+    attachment_add(
+        rumor=rumor, by=checker, upload=io.BytesIO(encode(picture(31))), name="a.jpg", role=Attachment.Role.RUMOR_IMAGE
+    )
+    for m in two_matchers:
+        assert m.match(first)["matched"] is False
+    svc.rumor_submit(rumor=rumor, by=checker)
+    svc.rumor_publish(rumor=rumor, by=reviewer)
+    for m in two_matchers:
+        assert m.seconds_until(first, matched=True) < 5
+        assert m.match(second)["matched"] is False
+    attachment_add(
+        rumor=rumor, by=reviewer, upload=io.BytesIO(encode(picture(32))), name="b.jpg", role=Attachment.Role.RUMOR_IMAGE
+    )
+    for m in two_matchers:
+        assert m.seconds_until(second, matched=True) < 5
+    svc.rumor_retract(rumor=rumor, by=reviewer, reason="freshness test")
+    for m in two_matchers:
+        assert m.seconds_until(first, matched=False) < 5
+    snapshots = list((tmp_path / "shared-index").glob("*/images/v*/complete"))
+    assert snapshots, "the image index snapshot is shared on disk"
