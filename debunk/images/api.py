@@ -7,7 +7,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -40,7 +39,7 @@ def refusal_message(exc: ImageRejected) -> str:
     return str(message) % {"bytes": f"{settings.UPLOAD_MAX_BYTES:,}", "pixels": f"{settings.UPLOAD_MAX_PIXELS:,}"}
 
 
-@extend_schema_field(OpenApiTypes.BYTE)
+@extend_schema_field({"type": "string", "format": "byte", "minLength": 1})
 class ImageField(serializers.Field):
     """A base64 string (JSON) or an uploaded file (multipart) → a checked, hashed `QueryImage`."""
 
@@ -62,3 +61,9 @@ class ImageField(serializers.Field):
 
     def to_representation(self, value: Any) -> Any:
         return None
+
+
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class ImageFileField(ImageField):
+    """ImageField as a multipart body states it: a file part (which must carry a file name: a part without one is
+    a form's empty file input, which browsers and Django treat as no file at all)."""
