@@ -96,7 +96,7 @@ class MatchJobAdmin(ReadOnlyAdmin):
     def items_count(self, obj: MatchJob) -> int:
         return len(obj.items or [])
 
-    @admin.display(description=_("items"))
+    @admin.display(description=_("requested items"))
     def items_pretty(self, obj: MatchJob) -> str:
         return _pretty(obj.items)
 
