@@ -329,6 +329,7 @@ def test_the_admin_shows_jobs_read_only(client, django_capture_on_commit_callbac
     detail = browser.get(f"/admin/debunk/matchjob/{job.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "item-45" in detail and "&quot;matched&quot;: false" in detail and "webhook-id" in detail
     assert 'name="_save"' not in detail
+    assert browser.get("/admin/debunk/matchjob/?q=abc").status_code == 200  # searched by id: text finds nothing
     assert browser.get("/admin/debunk/matchjob/add/").status_code == 403
     assert browser.post(f"/admin/debunk/matchjob/{job.pk}/delete/", {"post": "yes"}).status_code == 403
     assert MatchJob.objects.filter(pk=job.pk).exists()
