@@ -25,10 +25,15 @@ from debunk.webhooks.models import OutboxMessage
 from debunk.webhooks.services import endpoint_create
 from tests.api.conftest import api_client, make_key, make_platform
 from tests.celery_worker import spawn_worker, stop_worker, tasks_to, wait_until
-from tests.corrections.delivery_fixtures import allow_private, receiver  # noqa: F401 (pytest fixtures)
+from tests.corrections import delivery_fixtures
 from tests.factories import UserFactory, publish_rumor
-from tests.images.test_match_api import b64, encode, media, picture, screenshot_png, stored_files  # noqa: F401
+from tests.images import test_match_api
+from tests.images.test_match_api import b64, encode, picture, screenshot_png, stored_files
 from tests.redis_server import celery_broker, free_port
+
+# pytest fixtures of the webhook sink and of the image tests' media directory (autouse)
+allow_private, receiver = delivery_fixtures.allow_private, delivery_fixtures.receiver
+media = test_match_api.media
 
 MATCH = reverse("api:match")
 BATCH = reverse("api:match-batch")
@@ -58,7 +63,7 @@ def client(platform):
 
 
 @pytest.fixture
-def endpoint(platform, receiver):  # noqa: F811
+def endpoint(platform, receiver):
     return endpoint_create(platform=platform, url=receiver.url, secret=receiver.secret, by=operator_user())
 
 
@@ -99,7 +104,7 @@ def test_a_done_job_is_pushed_signed_once_and_read_by_get(
     checker,
     reviewer,
     django_capture_on_commit_callbacks,
-    media,  # noqa: F811
+    media,
 ):
     claim, png = screenshot_png(1)
     rumor = publish_rumor(checker, reviewer, claim=claim)
@@ -161,7 +166,7 @@ def test_the_notice_waits_for_an_endpoint_and_the_beat_sends_it(
     client,
     platform,
     receiver,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     job = pending_job(client, 32)
     with django_capture_on_commit_callbacks(execute=True):
@@ -203,7 +208,7 @@ def test_a_job_failing_every_attempt_fails_its_images_go_and_the_platform_is_tol
     receiver,
     settings,
     media,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     job = pending_job(client, 34, 35)
     assert len(stored_files(media)) == 2
@@ -273,7 +278,7 @@ def test_with_the_broker_down_the_job_waits_in_the_outbox_and_the_sweep_sends_it
     endpoint,
     receiver,
     media,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     with celery_broker(f"redis://127.0.0.1:{free_port()}/0"), django_capture_on_commit_callbacks(execute=True):
         response = client.post(MATCH, {"image": small(40), "ocr": "later"}, format="json")
@@ -293,7 +298,7 @@ def test_finished_jobs_and_their_notices_are_purged_after_the_retention(
     client,
     settings,
     media,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     old_done, old_failed, recent, waiting = (pending_job(client, seed) for seed in (41, 42, 43, 44))
     lose_image(old_failed)
@@ -342,7 +347,7 @@ def test_the_admin_shows_jobs_read_only(client, django_capture_on_commit_callbac
 
 
 @pytest.mark.celery_worker
-def test_a_real_worker_runs_a_job_and_the_platform_gets_it(seeded_transactional_db, receiver, media, settings):  # noqa: F811
+def test_a_real_worker_runs_a_job_and_the_platform_gets_it(seeded_transactional_db, receiver, media, settings):
     claim, png = screenshot_png(3)
     checker = UserFactory(username="checker", roles=["fact-checker"])
     reviewer = UserFactory(username="reviewer", roles=[REVIEWER])
