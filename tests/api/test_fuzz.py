@@ -26,6 +26,7 @@ CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三�
 PATHS = [
     "/api/v1/match",
     "/api/v1/match/batch",
+    "/api/v1/match/jobs/{job_id}",
     "/api/v1/ping",
     "/api/v1/logs",
     "/api/v1/posts",
