@@ -215,7 +215,7 @@ def rotate(image: Image.Image, rng: random.Random) -> Image.Image:
     """Turned 1-3 degrees either way, the canvas grown to hold it and its corners filled (white, black or grey)."""
     angle = rng.uniform(1.0, 3.0) * rng.choice((-1, 1))
     fill = rng.choice(((255, 255, 255), (0, 0, 0), (238, 238, 238), (60, 60, 60)))
-    return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+    return image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill)
 
 
 def perspective_coefficients(source: list[tuple[float, float]], target: list[tuple[float, float]]) -> list[float]:
@@ -228,62 +228,72 @@ def perspective_coefficients(source: list[tuple[float, float]], target: list[tup
     return [float(c) for c in np.linalg.solve(np.array(rows, dtype=np.float64), np.array(rhs, dtype=np.float64))]
 
 
+def _homography(
+    source: list[tuple[float, float]], target: list[tuple[float, float]]
+) -> Callable[[float, float], tuple[float, float]]:
+    """The projective map taking each source corner to its target corner, as a function of (x, y)."""
+    a, b, c, d, e, f, g, h = perspective_coefficients(target, source)  # maps source points to target points
+
+    def apply(x: float, y: float) -> tuple[float, float]:
+        w = g * x + h * y + 1
+        return (a * x + b * y + c) / w, (d * x + e * y + f) / w
+
+    return apply
+
+
 def photo_of_screen(image: Image.Image, rng: random.Random) -> Image.Image:
-    """A phone photo of the picture on a screen: the picture in a dark bezel on a blurred desk, the screen's pixel grid
-    (a fine grating, which the camera's downscale turns into moiré), a perspective of up to 7% per corner, uneven
-    light (brightness, contrast, colour cast, vignette), sensor noise, focus blur, and the camera's JPEG (quality
-    60-85) at 1,200-1,600 px on its long side."""
+    """A phone photo of the picture on a screen: the picture in a dark bezel over a blurred desk, the screen's pixel
+    grid (a fine grating, which the camera's resampling turns into moiré), a perspective of up to 7% per corner,
+    uneven light (brightness, contrast, colour cast, vignette), sensor noise, focus blur, and the camera's JPEG
+    (quality 60-85) at 1,200-1,600 px on its long side."""
     nrng = np.random.default_rng(rng.getrandbits(63))
     width, height = image.size
     bezel = round(0.03 * width)
     margin_x, margin_y = round(width * rng.uniform(0.06, 0.14)), round(height * rng.uniform(0.05, 0.12))
     canvas_w, canvas_h = width + 2 * (bezel + margin_x), height + 2 * (bezel + margin_y)
     # the screen: washed out a little (a display is never paper-white), with its pixel grid
-    screen = np.asarray(image, dtype=np.float32)
-    screen = 25 + screen * rng.uniform(0.8, 0.92)
     period = rng.uniform(2.2, 3.4)
     angle = math.radians(rng.uniform(-8, 8))
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    grating = np.sin(2 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / period)
-    screen *= 1 + rng.uniform(0.06, 0.14) * grating[..., None]
-    desk = scene(rng.randrange(1 << 30), max(32, canvas_w // 8), max(32, canvas_h // 8), shapes=6)
-    desk_image = ImageEnhance.Brightness(Image.fromarray(desk).filter(ImageFilter.GaussianBlur(1)))
-    canvas = desk_image.enhance(rng.uniform(0.3, 0.6)).resize((canvas_w, canvas_h), Image.Resampling.BILINEAR)
-    ImageDraw.Draw(canvas).rounded_rectangle(
-        (margin_x, margin_y, canvas_w - margin_x, canvas_h - margin_y), radius=bezel, fill=(12, 12, 14)
-    )
-    canvas.paste(Image.fromarray(np.clip(screen, 0, 255).astype(np.uint8)), (margin_x + bezel, margin_y + bezel))
-    # the camera's angle: each corner of the frame moved inwards by up to 7% of the side
+    phase = (np.arange(width, dtype=np.float32) * math.cos(angle))[None, :]
+    phase = phase + (np.arange(height, dtype=np.float32) * math.sin(angle))[:, None]
+    gain = rng.uniform(0.8, 0.92) * (1 + rng.uniform(0.06, 0.14) * np.sin(phase * np.float32(2 * math.pi / period)))
+    screen = np.asarray(image, dtype=np.float32) * gain[..., None] + 25
+    framed = Image.new("RGBA", (width + 2 * bezel, height + 2 * bezel), (0, 0, 0, 0))
+    ImageDraw.Draw(framed).rounded_rectangle((0, 0, *framed.size), radius=bezel, fill=(12, 12, 14, 255))
+    framed.paste(Image.fromarray(np.clip(screen, 0, 255).astype(np.uint8)), (bezel, bezel))
+    # the camera's angle (each corner of the frame moved inwards by up to 7% of the side) and its resolution (long
+    # side 1,200-1,600 px), in one resampling without a low-pass filter: the screen's grid aliases into moiré
     jitter = 0.07
+    scale = rng.randint(1200, 1600) / max(canvas_w, canvas_h)
+    out_w, out_h = round(canvas_w * scale), round(canvas_h * scale)
     corners = [(0, 0), (canvas_w, 0), (canvas_w, canvas_h), (0, canvas_h)]
     target = [
         (
-            x + (1 if x == 0 else -1) * canvas_w * rng.uniform(0, jitter),
-            y + (1 if y == 0 else -1) * canvas_h * rng.uniform(0, jitter),
+            (x + (1 if x == 0 else -1) * canvas_w * rng.uniform(0, jitter)) * scale,
+            (y + (1 if y == 0 else -1) * canvas_h * rng.uniform(0, jitter)) * scale,
         )
         for x, y in corners
     ]
-    coefficients = perspective_coefficients(corners, target)
-    photo = canvas.transform(
-        (canvas_w, canvas_h),
-        Image.Transform.PERSPECTIVE,
-        coefficients,
-        Image.Resampling.BICUBIC,
-        fillcolor=(30, 28, 26),
+    to_photo = _homography(corners, target)
+    local = [(0, 0), (framed.width, 0), (framed.width, framed.height), (0, framed.height)]
+    placed = [to_photo(x + margin_x, y + margin_y) for x, y in local]
+    screen_in_photo = framed.transform(
+        (out_w, out_h), Image.Transform.PERSPECTIVE, perspective_coefficients(local, placed), Image.Resampling.BILINEAR
     )
-    # the camera's sensor and lens: downscale (moiré from the grid), light, vignette, noise, blur
-    long_side = rng.randint(1200, 1600)
-    scale = long_side / max(canvas_w, canvas_h)
-    photo = photo.resize((round(canvas_w * scale), round(canvas_h * scale)), Image.Resampling.BILINEAR)
+    desk = scene(rng.randrange(1 << 30), max(32, out_w // 8), max(32, out_h // 8), shapes=6)
+    desk_image = ImageEnhance.Brightness(Image.fromarray(desk).filter(ImageFilter.GaussianBlur(1)))
+    photo = desk_image.enhance(rng.uniform(0.3, 0.6)).resize((out_w, out_h), Image.Resampling.BILINEAR).convert("RGBA")
+    photo.alpha_composite(screen_in_photo)
+    photo = photo.convert("RGB")
+    # the camera's sensor and lens: light, colour cast, vignette, noise, blur
     photo = ImageEnhance.Contrast(photo).enhance(rng.uniform(0.75, 0.95))
     photo = ImageEnhance.Brightness(photo).enhance(rng.uniform(0.8, 1.15))
-    pixels = np.asarray(photo, dtype=np.float32)
     cast = np.array([rng.uniform(0.9, 1.05), rng.uniform(0.95, 1.05), rng.uniform(0.95, 1.12)], dtype=np.float32)
-    h, w = pixels.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-    vignette = 1 - rng.uniform(0.1, 0.3) * r2 / 2
-    pixels = pixels * cast * vignette[..., None] + nrng.normal(0, rng.uniform(3, 7), pixels.shape)
+    xs = ((np.arange(out_w, dtype=np.float32) - out_w / 2) / (out_w / 2)) ** 2
+    ys = ((np.arange(out_h, dtype=np.float32) - out_h / 2) / (out_h / 2)) ** 2
+    vignette = 1 - np.float32(rng.uniform(0.1, 0.3) / 2) * (xs[None, :] + ys[:, None])
+    noise = nrng.standard_normal((out_h, out_w, 3), dtype=np.float32) * np.float32(rng.uniform(3, 7))
+    pixels = np.asarray(photo, dtype=np.float32) * cast * vignette[..., None] + noise
     photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2)))
     return _jpeg(photo, rng.randint(60, 85))

@@ -6,8 +6,8 @@ The data (read from ../shared/datasets, never copied):
   false), 20-400 normalised characters, near-duplicates dropped (3-gram containment >= 0.5 either way);
 - the rest of the rumor stock: more rumor screenshots (the other fake posts, then the CED Weibo rumor source posts of
   `repost_pairs.jsonl`, near-duplicates of anything already in the stock dropped) and photo-like scenes, up to
-  `stock` pictures; each stock picture is fingerprinted by `pipeline.fingerprint_image` (stored as a PNG, as a
-  screenshot is uploaded), its 8 dihedral hashes go into an `ImageHashIndex` under its rumor id, and its text into the
+  `stock` pictures; each stock picture is fingerprinted by `pipeline.fingerprint_image` (stored as a JPEG of
+  quality 92), its 8 dihedral hashes go into an `ImageHashIndex` under its rumor id, and its text into the
   text matcher's `MatchIndex`;
 - unrelated pictures: screenshots of the posts labelled real in `claims_zh_checked.jsonl` (minus those whose text
   carries a stock rumor's text, counted), photo-like scenes and pictures without text.
@@ -63,6 +63,7 @@ STOCK_LENGTH = (20, 600)
 UNRELATED_SHOWN = 300  # characters of a real post shown before "…全文" (a feed shows the start of long posts)
 NEAR_DUPLICATE = 0.5  # 3-gram containment either way that makes two texts the same rumor
 QUERY_JPEG = 95  # what a variant is sent as
+STOCK_JPEG = 92  # what a stock screenshot is stored as
 SCENE_SHARE = 0.2  # of the stock beyond the screenshots, at least
 
 FIRST = ("小", "老", "阿", "大", "")
@@ -289,12 +290,13 @@ def render_post(post: Post, seed: int) -> Screenshot:
 
 
 def photo(seed: int) -> Image.Image:
-    """A photo-like picture: a generated scene at a camera-like size, a little sensor noise and blur."""
+    """A photo-like picture: a generated scene (drawn at half size) at a camera-like size, sensor noise and blur."""
     rng = random.Random(f"photo:{seed}")
     width, height = rng.choice(((1024, 768), (1280, 960), (960, 1280), (1080, 1080), (1280, 720)))
-    pixels = scene(seed, width, height, shapes=rng.randint(8, 20)).astype(np.float32)
-    pixels += np.random.default_rng(seed).normal(0, rng.uniform(2, 6), pixels.shape)
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    drawn = Image.fromarray(scene(seed, width // 2, height // 2, shapes=rng.randint(8, 20)))
+    pixels = np.asarray(drawn.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    noise = np.random.default_rng(seed).standard_normal(pixels.shape, dtype=np.float32)
+    image = Image.fromarray(np.clip(pixels + noise * np.float32(rng.uniform(2, 6)), 0, 255).astype(np.uint8))
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
 
 
@@ -346,9 +348,10 @@ class Fingerprinted:
 def _stock_item(task: tuple[int, str, Any, int, str]) -> Fingerprinted:
     rumor_id, kind, payload, seed, directory = task
     if kind == "screenshot":
-        data, suffix = encode(Image.fromarray(render_post(payload, seed).pixels), "PNG"), "png"
+        data = encode(Image.fromarray(render_post(payload, seed).pixels), "JPEG", STOCK_JPEG)
     else:
-        data, suffix = encode(photo(seed), "JPEG", 90), "jpg"
+        data = encode(photo(seed), "JPEG", 90)
+    suffix = "jpg"
     path = ""
     if directory:
         path = str(Path(directory) / f"rumor-{rumor_id}.{suffix}")

@@ -32,15 +32,15 @@ class Command(FiguresCommand):
         parser.add_argument(
             "--sample",
             type=int,
-            default=20,
-            help="Variants read by OCR per transformation, for OCR's own rate and again among those the hash missed "
-            "(default 20; 0 reads them all).",
+            default=15,
+            help="Variants read by OCR per transformation, for OCR's own rate and among those the hash missed "
+            "(default 15; 0 reads them all).",
         )
         parser.add_argument(
             "--ocr-unrelated",
             type=int,
-            default=40,
-            help="Unrelated pictures read by OCR (default 40; 0 reads them all).",
+            default=30,
+            help="Unrelated pictures read by OCR (default 30; 0 reads them all).",
         )
         parser.add_argument(
             "--ocr-timing",
