@@ -62,12 +62,13 @@ def resize(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def crop(image: Image.Image, rng: random.Random) -> Image.Image:
-    """10-25% of the area cut off the edges: the height kept at 75-90%, the width at what makes up the area (75-100%),
-    each cut split at random between the two opposite edges (so lines of text may lose their ends)."""
+    """10-25% of the area cut off the edges, shared at random between the height and the width (from all height, as
+    when a reposter cuts an app's bars, to all width, which cuts the ends of text lines), each cut split at random
+    between the two opposite edges."""
     width, height = image.size
-    area = rng.uniform(0.75, 0.90)
-    keep_h = rng.uniform(0.75, 0.90)
-    keep_w = min(1.0, max(0.75, area / keep_h))
+    keep = 1 - rng.uniform(0.10, 0.25)
+    share = rng.random()  # of the cut taken from the width
+    keep_w, keep_h = keep**share, keep ** (1 - share)
     new_w, new_h = round(width * keep_w), round(height * keep_h)
     left = round((width - new_w) * rng.random())
     top = round((height - new_h) * rng.random())

@@ -573,10 +573,10 @@ def run_matching(
     runner: Runner,
     say: Callable[[str], None],
     directory: str = "",
+    names: tuple[str, ...] = tuple(TRANSFORMS),
 ) -> Run:
     stock = build_stock(data, stock_size, runner, directory=directory)
     say(f"stock: {len(stock.images)} pictures, {len(stock.hash_index)} hashes, {len(stock.text_index)} texts")
-    names = tuple(TRANSFORMS)
     rumors = len(data.queried)
     own_sample = {name: sample([(i, name) for i in range(rumors)], sample_size, name) for name in names}
     wanted = {k for keys in own_sample.values() for k in keys}
@@ -679,6 +679,7 @@ def figures(
     index_size: int = 1_000_000,
     ocr_images: int = 8,
     directory: str = "",
+    transforms: tuple[str, ...] = tuple(TRANSFORMS),
 ) -> dict[str, Any]:
     """Everything `bench_images` prints, in one run; see the module docstring. `directory` receives the stock's
     files (for the HTTP server), `http` measures the API on the run."""
@@ -707,6 +708,7 @@ def figures(
             runner=runner,
             say=say,
             directory=directory,
+            names=transforms,
         )
     out = match_figures(run)
     out["queried_claims"] = len(set(data.groups))

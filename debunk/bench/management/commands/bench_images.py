@@ -10,6 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from debunk.bench.figures import FiguresCommand
+from debunk.bench.image_variants import TRANSFORMS
 
 
 class Command(FiguresCommand):
@@ -47,6 +48,11 @@ class Command(FiguresCommand):
             type=int,
             default=8,
             help="bench_ocr's rendered posts read one at a time for ocr_ms_p50 (default 8; 0 skips it).",
+        )
+        parser.add_argument(
+            "--transforms",
+            default=",".join(TRANSFORMS),
+            help="Comma-separated transformations to query (default all: " + ", ".join(TRANSFORMS) + ").",
         )
         parser.add_argument("--jobs", type=int, default=2, help="Worker processes for rendering and OCR (default 2).")
         parser.add_argument(
@@ -86,6 +92,12 @@ class Command(FiguresCommand):
             raise CommandError("--stock must be at least --rumors (the queried rumors are in the stock).")
         if opts["index_size"] != 0 and not 1_000 <= opts["index_size"] <= 20_000_000:
             raise CommandError("--index-size must be 0 (skip) or between 1,000 and 20,000,000.")
+        transforms = tuple(dict.fromkeys(t.strip() for t in opts["transforms"].split(",") if t.strip()))
+        unknown = sorted(set(transforms) - set(TRANSFORMS)) or ([] if transforms else ["(none)"])
+        if unknown:
+            raise CommandError(
+                f"--transforms: unknown transformation {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}."
+            )
         datasets = Path(opts["datasets"])
         if not (datasets / "claims_zh_checked.jsonl").is_file():
             raise CommandError(
@@ -120,6 +132,7 @@ class Command(FiguresCommand):
                 http=http,
                 index_size=opts["index_size"],
                 ocr_images=opts["ocr_timing"],
+                transforms=transforms,
                 directory=tmp if opts["http"] else "",
             )
         figures["wall_s"] = round(time.perf_counter() - started, 1)
