@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from debunk.api.models import Platform
+from debunk.images.decision import line_groups
 from debunk.images.index import ImageHit
 from debunk.images.services import QueryImage, hash_hits, read_text_within
 from debunk.matching.index import MatchIndex
@@ -141,26 +142,29 @@ def match_many(
     request log's transaction, so that a request commits once)."""
     started = time.perf_counter()
     reading = _read_images(requests)
-    # normalised once, the posts' texts then the texts read in images: offsets kept for evidence
-    texts = [r.text for r in requests] + [reading.texts[i] for i in reading.order]
+    # normalised once, the posts' texts then the texts read in images (each whole, then runs of its lines: see
+    # images.decision.line_groups): offsets kept for evidence
+    ocr_parts = _ocr_parts(reading, first=len(requests))
+    texts = [r.text for r in requests] + [text for parts in ocr_parts.values() for _, text, _ in parts]
     index, batch, scored, cards, allowed = _score(texts, offsets=True)
     image_allowed: dict[int, set[int]] = {}
     if reading.hits:
         cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
         image_allowed = _image_allow_listed(requests, cards)
     rumors = {rid: card.rumor for rid, card in cards.items()}
-    ocr_position = {i: len(requests) + k for k, i in enumerate(reading.order)}
+    ocr_found = {i: _best_of_parts(parts, scored, allowed) for i, parts in ocr_parts.items()}
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
     decided: list[tuple[int, list[Decision]]] = []
     for i, request in enumerate(requests):
         decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
         if request.image is not None:
-            own, k = image_allowed.get(i, set()), ocr_position.get(i)
+            own = image_allowed.get(i, set())
+            found, ocr_allowed, _ = ocr_found.get(i, ([], set(), {}))
             decisions = _merged(
                 decisions,
                 decide_image(reading.hits.get(i, []), rumors, own),
-                decide_ocr(scored[k], rumors, own | allowed[k]) if k is not None else [],
+                decide_ocr(found, rumors, own | ocr_allowed),
             )
         result: dict[str, Any] = {
             "matched": bool(decisions),
@@ -181,17 +185,19 @@ def match_many(
         decided.append((len(results), decisions))
         results.append(result)
     # every match's evidence in one compiled pass (a match by image hash has none)
-    pairs = [
-        (ocr_position[i] if d.via == "ocr" else i, d.rumor.claim)
-        for i, ds in decided
-        for d in ds
-        if d.via != "image_hash"
-    ]
+    sources = {}  # (request, rumor) -> (batch position, offset of that text in the request's OCR text)
+    for i, ds in decided:
+        for d in ds:
+            if d.via == "ocr":
+                sources[i, d.rumor.pk] = ocr_found[i][2][d.rumor.pk]
+            elif d.via == "text":
+                sources[i, d.rumor.pk] = (i, 0)
+    pairs = [(sources[i, d.rumor.pk][0], d.rumor.claim) for i, ds in decided for d in ds if d.via != "image_hash"]
     spans = iter(evidence_many(batch, pairs))
     verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
     for position, decisions in decided:
         results[position]["matches"] = [
-            _match_payload(d, cards[d.rumor.pk], [] if d.via == "image_hash" else next(spans), verdict_texts)
+            _match_payload(d, cards[d.rumor.pk], _spans(d, spans, sources.get((position, d.rumor.pk))), verdict_texts)
             for d in decisions
         ]
     _context_cards(requests, results, dict(decided))
@@ -205,6 +211,46 @@ def match_many(
     for result in results:
         result["took_ms"] = took
     return results
+
+
+def _ocr_parts(reading: "_Reading", *, first: int) -> dict[int, list[tuple[int, str, int]]]:
+    """Per request with a text read: (batch position, text, offset in the OCR text) of the whole text and of runs of
+    its lines. A rumor inside a screenshot full of other text can share too little with the whole text's MinHash
+    to become a candidate; a run of the lines around it does (`bench_images` measures both ways)."""
+    parts: dict[int, list[tuple[int, str, int]]] = {}
+    position = first
+    for i in reading.order:
+        text = reading.texts[i]
+        own = [(text, 0)] + [(group, max(text.find(group), 0)) for group in line_groups(text)]
+        parts[i] = [(position + k, part, offset) for k, (part, offset) in enumerate(own)]
+        position += len(own)
+    return parts
+
+
+def _best_of_parts(
+    parts: list[tuple[int, str, int]], scored: list[list[Scored]], allowed: list[set[int]]
+) -> tuple[list[Scored], set[int], dict[int, tuple[int, int]]]:
+    """One request's OCR scores: per rumor the part with the highest containment, the rumors allow-listed for any
+    part, and where each rumor's best part is (batch position, offset in the OCR text)."""
+    best: dict[int, Scored] = {}
+    where: dict[int, tuple[int, int]] = {}
+    for position, _, offset in parts:
+        for s in scored[position]:
+            if s.rumor_id not in best or s.containment > best[s.rumor_id].containment:
+                best[s.rumor_id], where[s.rumor_id] = s, (position, offset)
+    found = sorted(best.values(), key=lambda s: (-s.containment, s.rumor_id))
+    return found, set().union(*(allowed[p] for p, _, _ in parts)), where
+
+
+def _spans(decision: Decision, spans: Any, source: tuple[int, int] | None) -> list[Span]:
+    """The next evidence spans for a decision (none for an image hash), shifted into the OCR text for a part."""
+    if decision.via == "image_hash":
+        return []
+    found = next(spans)
+    offset = source[1] if source else 0
+    if not offset:
+        return found
+    return [((p[0] + offset, p[1] + offset), r) for p, r in found]
 
 
 @dataclass
