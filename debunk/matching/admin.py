@@ -621,16 +621,17 @@ class PostAdmin(ReadOnlyAdmin):
     # --- the private pictures -----------------------------------------------------------------------------------------
 
     def get_urls(self) -> list:
+        """Cacheable (the admin's views are never-cache by default): `_private` sets what a browser may keep."""
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
                 "<path:object_id>/image/",
-                self.admin_site.admin_view(require_GET(self.image_view)),
+                self.admin_site.admin_view(require_GET(self.image_view), cacheable=True),
                 name="%s_%s_image" % info,
             ),
             path(
                 "<path:object_id>/preview/",
-                self.admin_site.admin_view(require_GET(self.preview_view)),
+                self.admin_site.admin_view(require_GET(self.preview_view), cacheable=True),
                 name="%s_%s_preview" % info,
             ),
         ] + super().get_urls()
