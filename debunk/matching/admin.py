@@ -95,14 +95,13 @@ def post_preview_url(post: Post, size: str = "m") -> str:
 def post_image_tag(post: Post, size: str = "m", *, link: bool = True) -> SafeString:
     """The post's picture as a preview from the protected view, linked to the full picture (also protected)."""
     side = PREVIEW_SIDES[size]
+    box = f"max-width:100%;max-height:{side}px" if size == "m" else f"max-width:{side}px;max-height:64px"
     img = format_html(
-        '<img src="{}" alt="{}" loading="lazy" class="post-image post-image-{}"'
-        ' style="max-width:{}px;max-height:{}px">',
+        '<img src="{}" alt="{}" loading="lazy" class="post-image post-image-{}" style="{};height:auto">',
         post_preview_url(post, size),
         gettext("the post's image"),
         size,
-        side,
-        side if size == "m" else 64,
+        box,
     )
     if not link:
         return img
@@ -114,7 +113,7 @@ def rumor_image_tag(attachment: Attachment, max_side: int = 320) -> SafeString:
     source = attachment.thumbnail.url if attachment.thumbnail else attachment.file.url
     return format_html(
         '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="{}" class="rumor-image" loading="lazy"'
-        ' style="max-width:{}px;max-height:{}px"></a>',
+        ' style="max-width:min(100%,{}px);max-height:{}px;height:auto"></a>',
         attachment.file.url,
         source,
         attachment.caption or gettext("image of the rumor"),
@@ -176,14 +175,14 @@ class StatusFilter(admin.SimpleListFilter):
 class MatchAdmin(ReadOnlyAdmin):
     """The suspected-match queue: posts between a verdict's review and auto thresholds, grouped by rumor."""
 
-    list_display = [
+    list_display = [  # what a reviewer compares first, then the figures and where the post is from
         "rumor_display",
         "verdict_display",
         "via_display",
-        "similarity_display",
-        "containment_display",
         "images_display",
         "post_text",
+        "similarity_display",
+        "containment_display",
         "platform",
         "platform_post_id",
         "created_at",
@@ -381,7 +380,8 @@ class MatchAdmin(ReadOnlyAdmin):
             figures.append((rumor_image_tag(attachment), " · ".join(facts)))
         rumor_pictures = format_html_join(
             "",
-            '<figure class="rumor-figure" style="display:inline-block;margin:0 1em 1em 0;vertical-align:top">{}'
+            '<figure class="rumor-figure" style="display:inline-block;max-width:100%;margin:0 1em 1em 0;'
+            'vertical-align:top">{}'
             "<figcaption><small>{}</small></figcaption></figure>",
             figures,
         ) or format_html("<p><em>{}</em></p>", gettext("The rumor has no image."))
