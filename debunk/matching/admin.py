@@ -77,6 +77,7 @@ IMAGE_TYPES = {
     "webp": "image/webp",
     "bmp": "image/bmp",
 }
+LIST_THUMB = (88, 56)  # the box a list's thumbnails fit in (post's and rumor's alike), px
 PRIVATE_CACHE = "private, max-age=86400"  # a post's picture never changes: the browser keeps it, proxies do not
 
 
@@ -95,7 +96,11 @@ def post_preview_url(post: Post, size: str = "m") -> str:
 def post_image_tag(post: Post, size: str = "m", *, link: bool = True) -> SafeString:
     """The post's picture as a preview from the protected view, linked to the full picture (also protected)."""
     side = PREVIEW_SIDES[size]
-    box = f"max-width:100%;max-height:{side}px" if size == "m" else f"max-width:{side}px;max-height:64px"
+    box = (
+        f"max-width:100%;max-height:{side}px"
+        if size == "m"
+        else f"max-width:{LIST_THUMB[0]}px;max-height:{LIST_THUMB[1]}px"
+    )
     img = format_html(
         '<img src="{}" alt="{}" loading="lazy" class="post-image post-image-{}" style="{};height:auto">',
         post_preview_url(post, size),
@@ -108,17 +113,19 @@ def post_image_tag(post: Post, size: str = "m", *, link: bool = True) -> SafeStr
     return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', post_image_url(post), img)
 
 
-def rumor_image_tag(attachment: Attachment, max_side: int = 320) -> SafeString:
-    """A rumor image (stock evidence, served like every attachment) as its thumbnail, linked to the file."""
+def rumor_image_tag(attachment: Attachment, max_side: int = 320, max_height: int | None = None) -> SafeString:
+    """A rumor image (stock evidence, served like every attachment) as its thumbnail, linked to the file. A large
+    one shrinks with its cell; a list's small one keeps its size (a table sizes a cell by what it must hold)."""
     source = attachment.thumbnail.url if attachment.thumbnail else attachment.file.url
+    width = f"min(100%,{max_side}px)" if max_height is None else f"{max_side}px"
     return format_html(
         '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="{}" class="rumor-image" loading="lazy"'
-        ' style="max-width:min(100%,{}px);max-height:{}px;height:auto"></a>',
+        ' style="max-width:{};max-height:{}px;height:auto"></a>',
         attachment.file.url,
         source,
         attachment.caption or gettext("image of the rumor"),
-        max_side,
-        max_side,
+        width,
+        max_height or max_side,
     )
 
 
@@ -312,7 +319,7 @@ class MatchAdmin(ReadOnlyAdmin):
         return format_html(
             '<span class="match-thumbs" style="white-space:nowrap">{} <span aria-hidden="true">↔</span> {}</span>',
             post,
-            rumor_image_tag(images[0], 64),
+            rumor_image_tag(images[0], *LIST_THUMB),
         )
 
     @admin.display(description=_("post"), ordering="post__text")
