@@ -176,41 +176,47 @@ def _confirm_image(match: Match, by: Any) -> Attachment | None:
     require_perm(by, "debunk.add_attachment")
     _check_suspected(match)
     sha256 = _post_image_sha256(match)
-    with transaction.atomic():
-        matches = _lock_same_image(match, sha256)
-        attachment = None
-        if not _rumor_images_with(match.rumor_id, sha256).exists():
-            post = match.post
-            name = f"post-{post.pk}-{sha256[:12]}.{post.image.name.rsplit('.', 1)[-1]}"
-            data = _post_image_bytes(post)
-            try:
-                checked = check_upload(io.BytesIO(data), name)
-            except ValidationError as exc:
-                if exc.code != "unsupported_image":
-                    raise
-                # a picture the match API accepts but evidence uploads do not (BMP): stored as PNG, the post's
-                # file still recorded as the upload
-                checked = replace(check_upload(io.BytesIO(_as_png(data)), name), original_sha256=sha256)
-            attachment = attachment_add(
-                rumor=match.rumor,
+    attachment = None
+    try:
+        with transaction.atomic():
+            matches = _lock_same_image(match, sha256)
+            if not _rumor_images_with(match.rumor_id, sha256).exists():
+                attachment = _add_post_image(match, by, sha256)
+            # An earlier allow-listing of this picture contradicts the decision and would keep it from matching.
+            for entry in AllowListEntry.objects.filter(rumor_id=match.rumor_id, exact_hash=sha256):
+                _allow_list_delete(entry, by=by, reason=_("The image was confirmed as an image of the rumor."))
+            _decide(
+                matches,
                 by=by,
-                upload=io.BytesIO(data),
-                name=name,
-                role=Attachment.Role.RUMOR_IMAGE,
-                checked=checked,
+                status=Match.Status.CONFIRMED,
+                action="match.confirm",
+                attachment=[None, attachment.pk if attachment else None],
             )
-        # An earlier allow-listing of this picture contradicts the decision and would keep it from matching.
-        for entry in AllowListEntry.objects.filter(rumor_id=match.rumor_id, exact_hash=sha256):
-            _allow_list_delete(entry, by=by, reason=_("The image was confirmed as an image of the rumor."))
-        _decide(
-            matches,
-            by=by,
-            status=Match.Status.CONFIRMED,
-            action="match.confirm",
-            attachment=[None, attachment.pk if attachment else None],
-        )
+    except Exception:
+        if attachment is not None:  # its rows were rolled back: its files (named for this upload alone) go too
+            for stored in (attachment.file, attachment.thumbnail):
+                if stored:
+                    stored.storage.delete(stored.name)
+        raise
     _copy_decision(matches[0], match)
     return attachment
+
+
+def _add_post_image(match: Match, by: Any, sha256: str) -> Attachment:
+    post = match.post
+    name = f"post-{post.pk}-{sha256[:12]}.{post.image.name.rsplit('.', 1)[-1]}"
+    data = _post_image_bytes(post)
+    try:
+        checked = check_upload(io.BytesIO(data), name)
+    except ValidationError as exc:
+        if exc.code != "unsupported_image":
+            raise
+        # a picture the match API accepts but evidence uploads do not (BMP): stored as PNG, the post's file still
+        # recorded as the upload
+        checked = replace(check_upload(io.BytesIO(_as_png(data)), name), original_sha256=sha256)
+    return attachment_add(
+        rumor=match.rumor, by=by, upload=io.BytesIO(data), name=name, role=Attachment.Role.RUMOR_IMAGE, checked=checked
+    )
 
 
 def _post_image_bytes(post: Post) -> bytes:

@@ -347,3 +347,30 @@ def test_bulk_reject_of_image_matches_says_images_are_allow_listed(client, platf
     client.force_login(reviewer)
     response = client.post(reverse(CHANGELIST), {"action": "reject_selected", "_selected_action": [a.pk]}, follow=True)
     assert "Rejected 1 suspected match(es); their images are allow-listed." in response.content.decode()
+
+
+def test_a_confirmation_that_fails_late_leaves_no_attachment_and_no_file(platform, reviewer, rumor, media, monkeypatch):
+    from debunk.matching import suspects
+
+    match = image_suspect(platform, rumor)
+    files_before = sorted(p for p in media.rglob("*") if p.is_file())
+    before = written()
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(suspects, "_decide", failing)
+    with pytest.raises(RuntimeError):
+        match_confirm(match=match, by=reviewer)
+    assert written() == before
+    assert sorted(p for p in media.rglob("*") if p.is_file()) == files_before
+
+
+def test_confirming_when_the_posts_file_is_gone_is_refused(platform, reviewer, rumor):
+    match = image_suspect(platform, rumor)
+    match.post.image.storage.delete(match.post.image.name)
+    before = written()
+    with pytest.raises(ValidationError) as exc:
+        match_confirm(match=match, by=reviewer)
+    assert exc.value.code == "image_unreadable"
+    assert written() == before
