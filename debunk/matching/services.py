@@ -140,28 +140,12 @@ def match_many(
     The suspected-match queue is written before returning, or handed to `defer` (the match views give their
     request log's transaction, so that a request commits once)."""
     started = time.perf_counter()
-    reading = _read_images(requests)
-    # normalised once, the posts' texts then the texts read in images: offsets kept for evidence
-    texts = [r.text for r in requests] + [reading.texts[i] for i in reading.order]
-    index, batch, scored, cards, allowed = _score(texts, offsets=True)
-    image_allowed: dict[int, set[int]] = {}
-    if reading.hits:
-        cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
-        image_allowed = _image_allow_listed(requests, cards)
-    rumors = {rid: card.rumor for rid, card in cards.items()}
-    ocr_position = {i: len(requests) + k for k, i in enumerate(reading.order)}
+    done = _decide_batch(requests, offsets=True)  # offsets kept for evidence
+    index, batch, reading, cards, ocr_position = done.index, done.prepared, done.reading, done.cards, done.ocr_position
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
     decided: list[tuple[int, list[Decision]]] = []
-    for i, request in enumerate(requests):
-        decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
-        if request.image is not None:
-            own, k = image_allowed.get(i, set()), ocr_position.get(i)
-            decisions = _merged(
-                decisions,
-                decide_image(reading.hits.get(i, []), rumors, own),
-                decide_ocr(scored[k], rumors, own | allowed[k]) if k is not None else [],
-            )
+    for i, (request, decisions) in enumerate(zip(requests, done.decisions, strict=True)):
         result: dict[str, Any] = {
             "matched": bool(decisions),
             "action": max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow"),
@@ -205,6 +189,45 @@ def match_many(
     for result in results:
         result["took_ms"] = took
     return results
+
+
+@dataclass
+class _Decided:
+    """A batch's decisions with what the match answer builds on them."""
+
+    index: MatchIndex
+    prepared: Prepared  # the posts' texts, then the texts read in images
+    reading: "_Reading"
+    cards: dict[int, "_Card"]
+    ocr_position: dict[int, int]  # request → position of the text read in its image, in `prepared`
+    decisions: list[list[Decision]]  # per request
+
+
+def _decide_batch(requests: list[MatchRequest], *, offsets: bool) -> _Decided:
+    """The decisions for a batch, with no side effect: the one place the rules for texts, image hashes and the
+    texts read in images are applied and merged (the match API, the post archive and its re-reading share it)."""
+    reading = _read_images(requests)
+    # normalised once, the posts' texts then the texts read in images
+    texts = [r.text for r in requests] + [reading.texts[i] for i in reading.order]
+    index, batch, scored, cards, allowed = _score(texts, offsets=offsets)
+    image_allowed: dict[int, set[int]] = {}
+    if reading.hits:
+        cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
+        image_allowed = _image_allow_listed(requests, cards)
+    rumors = {rid: card.rumor for rid, card in cards.items()}
+    ocr_position = {i: len(requests) + k for k, i in enumerate(reading.order)}
+    all_decisions = []
+    for i, request in enumerate(requests):
+        decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
+        if request.image is not None:
+            own, k = image_allowed.get(i, set()), ocr_position.get(i)
+            decisions = _merged(
+                decisions,
+                decide_image(reading.hits.get(i, []), rumors, own),
+                decide_ocr(scored[k], rumors, own | allowed[k]) if k is not None else [],
+            )
+        all_decisions.append(decisions)
+    return _Decided(index, batch, reading, cards, ocr_position, all_decisions)
 
 
 @dataclass
@@ -560,11 +583,33 @@ def reset_caches() -> None:
     _cards_key = (-1, 0.0)
 
 
-def decisions_many(texts: list[str]) -> list[list[Decision]]:
-    """The decisions for many texts against the live stock, with no side effect (the post archive's path)."""
-    _, _, scored, cards, allowed = _score(texts, offsets=False)
-    rumors = {rid: card.rumor for rid, card in cards.items()}
-    return [decide(found, rumors, allowed[i]) for i, found in enumerate(scored)]
+def decisions_many(items: list[str] | list[MatchRequest]) -> list[list[Decision]]:
+    """The decisions for many texts (or requests, images included) against the live stock, with no side effect."""
+    return decide_requests([MatchRequest(i) if isinstance(i, str) else i for i in items]).decisions
+
+
+@dataclass
+class Decided:
+    decisions: list[list[Decision]]  # per request, as a match answer would have them
+    later: set[int]  # the requests whose image is still to be read (their `ocr` was "later")
+    texts_read: dict[int, str]  # the texts read in images (or given as `ocr_text`) that were matched
+
+
+def decide_requests(requests: list[MatchRequest]) -> Decided:
+    """The match API's decisions for a batch (texts, image hashes, texts read in images, allow-lists), with no side
+    effect: no answer is built and nothing is queued (the post archive records its own matches)."""
+    done = _decide_batch(requests, offsets=False)
+    return Decided(done.decisions, done.reading.later, done.reading.texts)
+
+
+def merge_decisions(*groups: list[Decision]) -> list[Decision]:
+    """One decision per rumor out of several ways of finding it, as a match answer merges them."""
+    return _merged(*groups)
+
+
+def score_floor() -> float:
+    """The lowest similarity or containment the matcher reports: below every threshold a decision uses."""
+    return min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
 
 
 def _score(
@@ -574,7 +619,7 @@ def _score(
     text, the rumors its exact text is allow-listed for."""
     index = current_index()
     batch = prepare(texts, offsets=offsets)
-    scored = score_prepared(index, batch, min_score=min(settings.MATCH_CONTAINMENT_REVIEW, 0.3))
+    scored = score_prepared(index, batch, min_score=score_floor())
     rumor_ids = {s.rumor_id for found in scored for s in found}
     cards = _rumor_cards(rumor_ids, index.version)
     hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}
