@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from PIL import ImageFilter
 
 from debunk.core.models import QueuedTask
 from debunk.core.pseudonyms import pseudonym
@@ -69,9 +70,7 @@ def matches(rumor) -> set[tuple[str, str, str]]:
 
 def publish_with_image(checker, reviewer, data: bytes, claim: str):
     rumor = make_rumor(checker, claim=claim)
-    attachment_add(
-        rumor=rumor, by=checker, upload=io.BytesIO(data), name="rumor.png", role=Attachment.Role.RUMOR_IMAGE
-    )
+    attachment_add(rumor=rumor, by=checker, upload=io.BytesIO(data), name="rumor.png", role=Attachment.Role.RUMOR_IMAGE)
     rumor_services.rumor_submit(rumor=rumor, by=checker)
     rumor_services.rumor_publish(rumor=rumor, by=reviewer)
     return rumor
@@ -183,9 +182,8 @@ def test_an_image_added_to_a_published_rumor_reaches_the_image_posts_already_arc
     seen_by(client_for, ("p1", "u1"))
     assert not Match.objects.exists()
     with run_commits():
-        attachment_add(
-            rumor=rumor, by=checker, upload=io.BytesIO(encode(picture(32))), name="32.jpg", role=Attachment.Role.EVIDENCE
-        )
+        evidence = io.BytesIO(encode(picture(32)))
+        attachment_add(rumor=rumor, by=checker, upload=evidence, name="32.jpg", role=Attachment.Role.EVIDENCE)
     assert not Match.objects.exists()  # evidence is not an image of the rumor: nothing to look for
     with run_commits():
         attachment_add(
@@ -202,25 +200,44 @@ def test_an_image_added_to_a_published_rumor_reaches_the_image_posts_already_arc
 def test_the_re_scan_respects_an_allow_listed_picture_and_untrusted_hashes(
     client_for, checker, reviewer, run_commits, settings
 ):
+    from debunk.images.models import ImageFingerprint
     from debunk.matching.models import AllowListEntry
 
     settings.IMAGE_OCR = False
-    allowed, flat = encode(picture(33), quality=80), encode(picture(23))  # scene 23: PDQ quality under 50
-    send(client_for, POSTS, [image_item("allowed", allowed), image_item("flat", flat)])
+    settings.IMAGE_HASH_MIN_QUALITY = 85
+    allowed = encode(picture(33), quality=80)
+    blurred = encode(picture(36).filter(ImageFilter.GaussianBlur(16)), quality=80)  # near scene 36, but flatter
+    sharp = encode(picture(11), quality=80)
+    items = [
+        image_item("allowed", allowed),
+        image_item("blurred", blurred),
+        image_item("flat", encode(picture(23))),
+        image_item("sharp", sharp),
+    ]
+    send(client_for, POSTS, items)
     rumor = make_rumor(checker, claim="网传某地发现巨型海怪，渔民不敢出海，已有多人目击")
-    for seed in (33, 23):
-        attachment_add(
-            rumor=rumor,
-            by=checker,
-            upload=io.BytesIO(encode(picture(seed))),
-            name=f"{seed}.jpg",
-            role=Attachment.Role.RUMOR_IMAGE,
-        )
+    images = {
+        "33.jpg": picture(33),
+        "36.jpg": picture(36),
+        "23.jpg": picture(23),
+        "11b.jpg": picture(11).filter(ImageFilter.GaussianBlur(16)),  # the rumor's copy of scene 11 is the flat one
+    }
+    for name, image in images.items():
+        upload = io.BytesIO(encode(image))
+        attachment_add(rumor=rumor, by=checker, upload=upload, name=name, role=Attachment.Role.RUMOR_IMAGE)
+    posts = dict(Post.objects.values_list("platform_post_id", "image_quality"))
+    assert posts["allowed"] >= 85 and posts["sharp"] >= 85 > posts["blurred"] >= 50 > posts["flat"]
+    stock = dict(ImageFingerprint.objects.values_list("attachment__original_name", "quality"))
+    assert stock["33.jpg"] >= 85 and stock["36.jpg"] >= 85 > stock["11b.jpg"] >= 50 > stock["23.jpg"]
     AllowListEntry.objects.create(rumor=rumor, exact_hash=hashlib.sha256(allowed).hexdigest())
     rumor_services.rumor_submit(rumor=rumor, by=checker)
     with run_commits():
         rumor_services.rumor_publish(rumor=rumor, by=reviewer)
     assert not Match.objects.exists()
+    settings.IMAGE_HASH_MIN_QUALITY = 50  # the blurred copies' hashes are trusted now: found
+    with run_commits():
+        rumor_services.rumor_update(rumor=rumor, by=reviewer, claim=rumor.claim + "！")  # a new text: re-scanned
+    assert matches(rumor) == {("blurred", "image_hash", "auto"), ("sharp", "image_hash", "auto")}
 
 
 # ---- bad input and idempotence ---------------------------------------------------------------------------------
