@@ -3,6 +3,7 @@
 import debunk.api.admin
 import debunk.core.admin
 import debunk.corrections.admin
+import debunk.images.admin
 import debunk.matching.admin
 import debunk.sanctions.admin
 import debunk.stock.admin

@@ -155,6 +155,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-sanctions": {"task": "debunk.tasks.expire_sanctions", "schedule": 300.0},
     "deliver-sanction-notices": {"task": "debunk.tasks.deliver_sanction_notices", "schedule": 30.0},
     "outbox-sweep": {"task": "debunk.tasks.outbox_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    "sweep-match-jobs": {"task": "debunk.tasks.sweep_match_jobs", "schedule": 60.0},
+    "deliver-match-job-notices": {"task": "debunk.tasks.deliver_match_job_notices", "schedule": 30.0},
+    "purge-match-jobs": {"task": "debunk.tasks.purge_match_jobs", "schedule": 3600.0},
     "publish-weekly-report": {
         "task": "debunk.tasks.publish_report",
         "schedule": crontab(minute=0, hour=1, day_of_week="mon"),
@@ -214,6 +217,13 @@ IMAGE_HASH_MIN_QUALITY = env_int("IMAGE_HASH_MIN_QUALITY", 50)
 IMAGE_OCR = env_bool("IMAGE_OCR", True)
 IMAGE_OCR_BUDGET_SECONDS = float(env_str("IMAGE_OCR_BUDGET_SECONDS", "4.0"))
 MATCH_BATCH_MAX_IMAGES = env_int("MATCH_BATCH_MAX_IMAGES", 50)
+# Match jobs (debunk/images/jobs.py): a run that raises is retried, and after MATCH_JOB_MAX_ATTEMPTS attempts the
+# job fails (the platform is told). A job still pending MATCH_JOB_GRACE_SECONDS after it was queued or last started
+# is queued again by the beat (a worker died, the broker lost the task). Finished jobs, their results and their
+# webhook notices are deleted after MATCH_JOB_RETENTION_DAYS (0: kept).
+MATCH_JOB_MAX_ATTEMPTS = env_int("MATCH_JOB_MAX_ATTEMPTS", 3)
+MATCH_JOB_GRACE_SECONDS = env_int("MATCH_JOB_GRACE_SECONDS", 300)
+MATCH_JOB_RETENTION_DAYS = env_int("MATCH_JOB_RETENTION_DAYS", 7)
 # Request bodies of the endpoints that take images (/match, /match/batch, /posts): a 10 MB image is ~13.4 MB in
 # base64. Every other endpoint keeps DATA_UPLOAD_MAX_MEMORY_SIZE.
 API_IMAGE_BODY_MAX_BYTES = env_int("API_IMAGE_BODY_MAX_BYTES", 15 * 1024 * 1024)
@@ -340,6 +350,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "debunk.api.schema.text_or_image",
+    ],
 }
 
 

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from debunk.api import views
 from debunk.corrections import api as corrections
 from debunk.corrections import intake
+from debunk.images import api as images
 from debunk.matching import api as match
 from debunk.public import api as public
 from debunk.sanctions import api as sanctions
@@ -19,6 +20,7 @@ urlpatterns = [
     path("logs", views.LogListView.as_view(), name="logs"),
     path("match", match.MatchView.as_view(), name="match"),
     path("match/batch", match.MatchBatchView.as_view(), name="match-batch"),
+    path("match/jobs/<str:job_id>", images.MatchJobView.as_view(), name="match-job"),
     path("posts", intake.PostsView.as_view(), name="posts"),
     path("exposures", intake.ExposuresView.as_view(), name="exposures"),
     path("corrections", corrections.CorrectionFeedView.as_view(), name="corrections"),

@@ -37,6 +37,7 @@ _REVIEWER = (
         ("debunk", "apply_sanction"),
         ("debunk", "view_bannedidentity"),
         ("debunk", "view_sanctionnotice"),
+        ("debunk", "view_matchjob"),
     ]
 )
 _ADMINISTRATOR = (

@@ -1,13 +1,18 @@
-"""A rumor's image fingerprints, read-only on its admin page (derived data: `images_reindex` recomputes them)."""
+"""Image matching in the admin: a rumor's image fingerprints, read-only on its page (derived data:
+`images_reindex` recomputes them), and the match jobs, read-only (only `debunk.images.jobs` writes them)."""
 
+import json
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from debunk.images.models import ImageFingerprint
+from debunk.core.admin_readonly import ReadOnlyAdmin
+from debunk.images.models import ImageFingerprint, MatchJob, MatchJobNotice
 
 
 class ImageFingerprintInline(admin.TabularInline):
@@ -45,3 +50,69 @@ class ImageFingerprintInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _pretty(value: Any) -> str:
+    if value is None:
+        return "—"
+    text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
+
+
+@admin.register(MatchJob)
+class MatchJobAdmin(ReadOnlyAdmin):
+    """Match answers given later (images read after the request): what was asked, what was answered, and whether
+    the platform got it (`match.completed` webhook)."""
+
+    list_display = ["id", "platform", "status", "items_count", "created_at", "finished_at", "attempts"]
+    list_filter = ["status", "platform"]
+    list_select_related = ["platform"]
+    search_fields = ["=id"]
+    fields = [
+        ("platform", "status", "lang"),
+        ("created_at", "finished_at", "attempts"),
+        "error",
+        "notice_state",
+        "items_pretty",
+        "results_pretty",
+    ]
+    readonly_fields = [
+        "platform",
+        "status",
+        "lang",
+        "created_at",
+        "finished_at",
+        "attempts",
+        "error",
+        "notice_state",
+        "items_pretty",
+        "results_pretty",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("platform")
+
+    @admin.display(description=_("items"))
+    def items_count(self, obj: MatchJob) -> int:
+        return len(obj.items or [])
+
+    @admin.display(description=_("requested items"))
+    def items_pretty(self, obj: MatchJob) -> str:
+        return _pretty(obj.items)
+
+    @admin.display(description=_("results"))
+    def results_pretty(self, obj: MatchJob) -> str:
+        return _pretty(obj.results)
+
+    @admin.display(description=_("webhook"))
+    def notice_state(self, obj: MatchJob) -> str:
+        try:
+            notice = obj.notice
+        except MatchJobNotice.DoesNotExist:
+            return gettext("not yet (sent when the job is finished)")
+        return gettext("%(status)s, %(attempts)d attempt(s), last HTTP status %(code)s, webhook-id %(id)s") % {
+            "status": notice.get_status_display(),
+            "attempts": notice.attempts,
+            "code": notice.last_status_code or "—",
+            "id": notice.message_id,
+        }

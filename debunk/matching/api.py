@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from django.http import QueryDict
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -20,7 +21,7 @@ from debunk.api.parsers import ImageBodyParsers, ImageJSONParser
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, not_an_object
-from debunk.images.api import ImageField
+from debunk.images.api import ImageField, ImageFileField
 from debunk.images.jobs import match_jobs_attach
 from debunk.matching.services import MatchRequest, match_many
 from debunk.public.api import CardOut
@@ -80,6 +81,10 @@ class MatchInput(serializers.Serializer):
 
 class SingleInput(MatchInput):
     lang = StrictChoiceField(choices=LANGS, required=False, help_text=LANG_HELP)
+
+
+class SingleMultipartInput(SingleInput):
+    image = ImageFileField(required=False)
 
 
 class BatchItemInput(MatchInput):
@@ -219,7 +224,7 @@ def _plain_item(raw: Any, *, with_id: bool) -> dict[str, Any] | None:
         or context not in CONTEXTS
     ):
         return None
-    data = {"text": text, "platform_post_id": post_id, "context": context}
+    data = {"text": text, "platform_post_id": post_id, "context": context, "ocr": "later" if with_id else "now"}
     if with_id:
         item_id = raw.get("id")
         if (
@@ -290,17 +295,20 @@ class MatchView(LoggedAPIView):
     parser_classes = ImageBodyParsers
 
     @extend_schema(
-        summary="Match one post against the rumor stock",
-        request=SingleInput,
+        summary="Match one post (its text, its image or both) against the rumor stock",
+        request={"application/json": SingleInput, "multipart/form-data": SingleMultipartInput},
         responses={200: MatchOut, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
-        data = _plain_item(request.data, with_id=False)
-        if data is None or not _plain_lang(request.data):
-            form = SingleInput(data=request.data)
+        body = request.data
+        if isinstance(body, QueryDict):  # multipart: one value per field, an empty one kept (as JSON's "")
+            body = body.dict()
+        data = _plain_item(body, with_id=False)
+        if data is None or not _plain_lang(body):
+            form = SingleInput(data=body)
             form.is_valid(raise_exception=True)
             data = form.validated_data
-        lang = request.data.get("lang") or translation.get_language()
+        lang = body.get("lang") or translation.get_language()
         requests = [_request(data)]
         with translation.override(lang):
             [result] = match_many(requests, platform=request.user.platform, defer=self.write_with_log)

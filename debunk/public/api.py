@@ -24,7 +24,12 @@ MAX_QUERY = 200
 
 class CardsQuery(serializers.Serializer):
     q = serializers.CharField(
-        max_length=MAX_QUERY, validators=[RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")]
+        max_length=MAX_QUERY,
+        validators=[
+            RegexValidator(r"^[^\x00]*$", "Null characters are not allowed."),
+            # what str.strip() leaves something of (ECMA's \s, which the schema's readers use, lacks \x1c-\x1f, \x85)
+            RegexValidator(r"[^\s\x1c-\x1f\x85]", "This field may not be blank.", code="blank"),
+        ],
     )
     limit = serializers.IntegerField(min_value=1, max_value=10, default=3)
 

@@ -1,5 +1,6 @@
 """What every signed webhook outbox row holds: its webhook-id and its delivery state, retried until delivered or
-dead. Correction deliveries (WebhookDelivery) and sanction notices (SanctionNotice) are outboxes."""
+dead. Correction deliveries (WebhookDelivery), sanction notices (SanctionNotice) and match job notices
+(MatchJobNotice) are outboxes."""
 
 from django.db import models
 from django.utils import timezone

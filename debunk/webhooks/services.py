@@ -1,6 +1,6 @@
 """Signed webhooks to the platforms, per the Standard Webhooks spec (https://www.standardwebhooks.com/): secrets
 and signatures, endpoints, the guarded HTTP client, backoff and Retry-After, and the one attempt loop over the
-outbox rows (OutboxMessage) that correction deliveries and sanction notices both are.
+outbox rows (OutboxMessage) that correction deliveries, sanction notices and match job notices all are.
 
 Each kind of outbox row (an `OutboxKind`) says what it sends and what follows a success, a dead letter or a
 gone endpoint; `outbox_attempt` does the rest, alike for every kind:
@@ -52,7 +52,11 @@ RETRY_AFTER_MAX = timedelta(hours=6)
 USER_AGENT = "Debunk-Webhooks/1"
 OPEN = (OutboxMessage.Status.PENDING, OutboxMessage.Status.RETRYING)
 # The kinds of outbox rows, told when an endpoint is disabled or enabled (imported when needed: they import this).
-OUTBOX_KINDS = ["debunk.corrections.deliveries.DELIVERIES", "debunk.sanctions.services.NOTICES"]
+OUTBOX_KINDS = [
+    "debunk.corrections.deliveries.DELIVERIES",
+    "debunk.sanctions.services.NOTICES",
+    "debunk.images.jobs.NOTICES",
+]
 
 
 class WebhookRefused(Exception):
@@ -259,8 +263,8 @@ def retry_after(value: str | None, *, now: datetime) -> timedelta | None:
 
 
 def webhook_send(*, endpoint: WebhookEndpoint, message_id: str, body: bytes) -> tuple[int | None, dict[str, str], str]:
-    """Sign and POST one message (corrections, or a sanction notice) to an endpoint: (HTTP status, or None when
-    nothing was answered; response headers; the response body or the error, at most RESPONSE_KEEP characters)."""
+    """Sign and POST one message (corrections, a sanction or match job notice) to an endpoint: (HTTP status, or None
+    when nothing was answered; response headers; the response body or the error, at most RESPONSE_KEEP characters)."""
     headers = signature_headers(secret=endpoint.secret, message_id=message_id, body=body)
     try:
         code, response_headers, text = http_post(

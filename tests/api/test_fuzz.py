@@ -5,6 +5,8 @@ operation): requests only read, log (ApiRequestLog rows) or queue suspected matc
 disturb each other.
 """
 
+import base64
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -24,6 +26,7 @@ CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三�
 PATHS = [
     "/api/v1/match",
     "/api/v1/match/batch",
+    "/api/v1/match/jobs/{job_id}",
     "/api/v1/ping",
     "/api/v1/logs",
     "/api/v1/posts",
@@ -75,11 +78,25 @@ with override_settings(ALLOWED_HOSTS=[wsgi.HOST], SECURE_SSL_REDIRECT=False):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application).include(path=PATHS)
 
 
+# A picture for the bodies that carry one: the schema can say "base64" or "a file", not "an image", so a schema-valid
+# `image` is swapped for a real one (only a schema-valid one: a case stays as valid or invalid as it was).
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
+
+
+def a_real_picture(body):
+    if isinstance(body, dict) and isinstance(body.get("image"), str) and body["image"]:
+        return {**body, "image": base64.b64encode(PNG).decode()}
+    if isinstance(body, dict) and isinstance(body.get("image"), bytes) and body["image"]:
+        return {**body, "image": PNG}
+    return body
+
+
 @schema.hook("flatmap_body")
 def quote_the_rumor(context, body):
     """Let some bodies carry the published claim, so that matching is exercised too. Only a valid string
     `text` (or the first element of a non-empty `items`) is replaced: a case stays as valid or invalid as
     it was."""
+    body = a_real_picture(body)
     if isinstance(body, dict) and isinstance(body.get("text"), str) and len(body["text"]) <= 20_000:
         return st.sampled_from([body, {**body, "text": CLAIM}])
     if isinstance(body, dict) and isinstance(body.get("items"), list) and body["items"]:
@@ -102,9 +119,17 @@ LENIENT_ON_GET = [checks.negative_data_rejection]
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_api_holds_its_schema(case, raw_key):
-    response = case.call_and_validate(
-        headers={"Authorization": f"Api-Key {raw_key}"}, excluded_checks=LENIENT_ON_GET if case.method == "GET" else []
-    )
+    # Multipart bodies (the single match's image upload): the WSGI client schemathesis drives does not send the
+    # form exactly as generated (an empty `text` part it generated reached the view as no part at all, while the
+    # same bytes sent through Django's test client are refused), so whether a negative case was refused is not
+    # observable there. tests/images/test_match_api.py sends those cases itself.
+    lenient = case.method == "GET" or case.media_type == "multipart/form-data"
+    excluded = list(LENIENT_ON_GET) if lenient else []
+    if isinstance(case.body, dict) and "image" in case.body:
+        # a schema-valid `image` is any base64 (or file): that it is a picture the schema cannot say (the coverage
+        # phase sends such cases past the hooks); the pictures refused are tests/images/test_match_api.py's
+        excluded.append(checks.positive_data_acceptance)
+    response = case.call_and_validate(headers={"Authorization": f"Api-Key {raw_key}"}, excluded_checks=excluded)
     if case.method == "POST" and response.status_code == 200 and isinstance(case.body, dict):
         body = response.json()
         if case.path == "/api/v1/match" and case.body.get("text") == CLAIM:

@@ -33,6 +33,7 @@ def test_match_contract(client_for, rumor):
     match = body["matches"][0]
     assert set(match) == {
         "rumor_id",
+        "via",
         "similarity",
         "containment",
         "decision",
@@ -41,7 +42,7 @@ def test_match_contract(client_for, rumor):
         "debunk",
         "evidence",
     }
-    assert match["debunk"]["url"] == f"/rumors/{rumor.pk}/"
+    assert match["debunk"]["url"] == f"/rumors/{rumor.pk}/" and match["via"] == "text"
     start, end = match["evidence"][0]["post_span"]
     assert CLAIM[start:end] in CLAIM and end - start >= 20
 

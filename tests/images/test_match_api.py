@@ -317,3 +317,18 @@ def test_a_url_is_never_fetched(client, monkeypatch):
         upload = io.BytesIO(url.encode())
         upload.name = "x.png"
         assert client.post(MATCH, {"image": upload}, format="multipart").status_code == 400
+
+
+def test_an_empty_multipart_image_part_is_an_empty_image(client):
+    response = client.post(MATCH, {"image": "", "text": "帖子"}, format="multipart")
+    assert response.status_code == 400 and response.json() == {"image": ["The image is empty."]}
+
+
+def test_multipart_fields_are_held_to_the_schema_like_json(client):
+    upload = io.BytesIO(encode(picture(11), "PNG"))
+    upload.name = "a.png"
+    response = client.post(MATCH, {"image": upload, "text": "", "ocr": "off"}, format="multipart")
+    assert response.status_code == 400 and response.json() == {"text": ["This field may not be blank."]}
+    upload.seek(0)
+    response = client.post(MATCH, {"image": upload, "context": "", "ocr": "off"}, format="multipart")
+    assert response.status_code == 400 and "context" in response.json()
