@@ -111,11 +111,16 @@ BACKENDS = ("sqlite", "postgres")
 
 @contextmanager
 def serve(
-    stock: benchmark.Prepared, say: Callable[[str], None], *, backend: str = "sqlite", poll_seconds: float = 3600
+    stock: benchmark.Prepared,
+    say: Callable[[str], None],
+    *,
+    backend: str = "sqlite",
+    poll_seconds: float = 3600,
+    images: list[dict] | None = None,
 ) -> Iterator[Served]:
     """Load the stock into a throwaway database (SQLite, or PostgreSQL + Redis started as .ci/services.sh starts
     them for `make stack`) and serve it with gunicorn on 127.0.0.1; everything is stopped and removed at the end,
-    also on errors."""
+    also on errors. `images`: rumor images to store with their fingerprints (see http_match_server)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
     tmp = Path(tempfile.mkdtemp(prefix="debunk-http-bench-"))
@@ -135,12 +140,16 @@ def serve(
 
         started = time.perf_counter()
         _write_stock(tmp, stock)
+        if images:
+            (tmp / "images.json").write_text(json.dumps(images), encoding="utf-8")
         loaded = json.loads(
             _run([sys.executable, "-m", "debunk.bench.http_match_server", str(tmp)], env, "stock load")
             .strip()
             .splitlines()[-1]
         )
         key, version = loaded["key"], loaded["version"]
+        if images:
+            say(f"http: {loaded.get('images', 0)} rumor images stored with their fingerprints")
         say(
             f"http: {loaded['fingerprints']} fingerprints loaded ({loaded['load_seconds']} s) and snapshot "
             f"v{version} built ({loaded['snapshot_seconds']} s), {time.perf_counter() - started:.1f} s in all"

@@ -2,8 +2,10 @@
 
     python -m debunk.bench.http_match_server DIR
 
-DIR holds `stock.npz` and `claims.json` written by the parent; the environment (DATABASE_URL, MATCH_INDEX_DIR, …)
-points at the throwaway database and index. Prints one JSON line: the raw API key, the index version and counts.
+DIR holds `stock.npz` and `claims.json` written by the parent, and optionally `images.json` (rumor images: the file,
+its rumor's position in claims.json and its fingerprints as `pipeline.fingerprint_image` gave them); the environment
+(DATABASE_URL, MATCH_INDEX_DIR, MEDIA_ROOT, …) points at the throwaway database, index and media. Prints one JSON
+line: the raw API key, the index version and counts.
 
 The rows are written with bulk_create, bypassing the rumor services (no audit events, no history rows, no
 per-rumor IndexChange): acceptable for benchmark data only, never for real data. The fingerprints are the ones
@@ -12,6 +14,7 @@ the parent already computed, stored byte for byte as debunk.matching.fingerprint
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -106,10 +109,16 @@ def load(directory: Path) -> dict:
             batch_size=BATCH_SIZE,
         )
         IndexChange.objects.create(rumor_id=None)
+        images = _load_images(directory, user)
         # Explicit ids leave PostgreSQL's sequences at 1: move them past the rows, so that later inserts (an
         # import during bench_import_latency) get free ids. SQLite needs nothing (no statements).
+        from debunk.images.models import ImageFingerprint
+        from debunk.stock.models import Attachment
+
         with connection.cursor() as cursor:
-            for sql in connection.ops.sequence_reset_sql(no_style(), [Rumor, Debunk, Fingerprint]):
+            for sql in connection.ops.sequence_reset_sql(
+                no_style(), [Rumor, Debunk, Fingerprint, Attachment, ImageFingerprint]
+            ):
                 cursor.execute(sql)
     loaded = time.perf_counter() - started
 
@@ -120,9 +129,64 @@ def load(directory: Path) -> dict:
         "version": latest_version(),
         "index_version": index.version,
         "fingerprints": len(index),
+        "images": images,
         "load_seconds": round(loaded, 1),
         "snapshot_seconds": round(time.perf_counter() - started - loaded, 1),
     }
+
+
+def _load_images(directory: Path, user) -> int:
+    """The rumor images of `images.json` as attachments of role "image of the rumor" (files copied into MEDIA_ROOT)
+    with their stored fingerprints, as `debunk.images.services` stores them; the rumors are those of claims.json."""
+    path = directory / "images.json"
+    if not path.is_file():
+        return 0
+    from django.conf import settings
+
+    from debunk.images.models import ImageFingerprint
+    from debunk.images.pipeline import ALGORITHM
+    from debunk.stock.models import Attachment
+
+    records = json.loads(path.read_text(encoding="utf-8"))
+    folder = Path(settings.MEDIA_ROOT) / "attachments" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    attachments, prints = [], []
+    for i, record in enumerate(records):
+        name = Path(record["path"]).name
+        shutil.copyfile(record["path"], folder / name)
+        attachments.append(
+            Attachment(
+                id=i + 1,
+                rumor_id=record["rumor"] + 1,
+                kind=Attachment.Kind.IMAGE,
+                role=Attachment.Role.RUMOR_IMAGE,
+                file=f"attachments/bench/{name}",
+                original_name=name,
+                content_type=record["content_type"],
+                size=record["size"],
+                width=record["width"],
+                height=record["height"],
+                sha256=record["sha256"],
+                original_sha256=record["sha256"],
+                uploaded_by=user,
+            )
+        )
+        prints.append(
+            ImageFingerprint(
+                id=i + 1,
+                attachment_id=i + 1,
+                rumor_id=record["rumor"] + 1,
+                algorithm=ALGORITHM,
+                pdq=bytes.fromhex(record["pdq"]),
+                quality=record["quality"],
+                dihedral=bytes.fromhex(record["dihedral"]),
+                width=record["width"],
+                height=record["height"],
+            )
+        )
+    Attachment.objects.bulk_create(attachments, batch_size=BATCH_SIZE)
+    ImageFingerprint.objects.bulk_create(prints, batch_size=BATCH_SIZE)
+    return len(records)
 
 
 def main(argv: list[str]) -> None:

@@ -1,21 +1,19 @@
 """Rendered Chinese screenshots for the OCR tests and `bench_ocr`: Weibo-like posts and long WeChat-like articles
-drawn with a CJK font from Debian's fonts-noto-cjk, with the text each one shows (to compute a character error).
+drawn with a CJK font from Debian's fonts-noto-cjk (`render.py`), with the text each one shows (to compute a
+character error).
 """
 
-import glob
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 import unicodedata
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from debunk.bench.render import Screenshot, cjk_font_path, font, weibo_card, wrap
 
 # Short rumor claims (written for these tests, in the style of the ones fact-checkers see).
 CLAIMS = (
@@ -30,86 +28,36 @@ CLAIMS = (
 )
 NAMES = ("热心市民小王", "健康生活每一天", "本地资讯速递", "老张说新闻")
 
-
-@lru_cache(maxsize=1)
-def cjk_font_path() -> str | None:
-    """A Noto Sans CJK font file (fonts-noto-cjk), or None when it is not installed."""
-    candidates = sorted(glob.glob("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"))
-    if candidates:
-        return candidates[0]
-    if shutil.which("fc-match"):
-        found = subprocess.run(
-            ["fc-match", "-f", "%{file}", "Noto Sans CJK SC"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        if "CJK" in found:
-            return found
-    return None
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    path = cjk_font_path()
-    if path is None:
-        raise RuntimeError("no CJK font: install Debian's fonts-noto-cjk")
-    return ImageFont.truetype(path, size, index=2 if path.endswith(".ttc") else 0)  # index 2: Simplified Chinese
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    lines, current = [], ""
-    for char in text:
-        if current and draw.textlength(current + char, font=font) > width:
-            lines.append(current)
-            current = ""
-        current += char
-    if current:
-        lines.append(current)
-    return lines
-
-
-@dataclass(frozen=True)
-class Screenshot:
-    pixels: np.ndarray  # uint8 RGB, as DecodedImage.array() gives it
-    lines: tuple[str, ...]  # the text drawn, top to bottom
+__all__ = ["CLAIMS", "NAMES", "Screenshot", "cer", "cjk_font_path", "long_article", "ocr_figures", "weibo_post"]
 
 
 def weibo_post(seed: int = 0, width: int = 1080) -> Screenshot:
     """A Weibo-like post: avatar, name, time line, the claim (wrapped), counters."""
-    claim = CLAIMS[seed % len(CLAIMS)]
-    name = NAMES[seed % len(NAMES)]
-    meta = f"{seed % 12 + 1}小时前 来自 iPhone客户端"
-    counters = f"转发 {120 + seed * 37}   评论 {45 + seed * 11}   赞 {980 + seed * 53}"
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    body_font, name_font, small_font = _font(44), _font(38), _font(30)
-    body = _wrap(probe, claim, body_font, width - 96)
-    height = 220 + 66 * len(body) + 130
-    image = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((40, 40, 150, 150), fill=(230 - seed * 7 % 60, 150, 90))
-    draw.text((176, 48), name, font=name_font, fill=(235, 115, 40))
-    draw.text((176, 104), meta, font=small_font, fill=(150, 150, 150))
-    y = 200
-    for line in body:
-        draw.text((48, y), line, font=body_font, fill=(30, 30, 30))
-        y += 66
-    draw.line((0, y + 30, width, y + 30), fill=(235, 235, 235), width=2)
-    draw.text((48, y + 60), counters, font=small_font, fill=(120, 120, 120))
-    return Screenshot(np.asarray(image, dtype=np.uint8), (name, meta, *body, counters))
+    return weibo_card(
+        CLAIMS[seed % len(CLAIMS)],
+        name=NAMES[seed % len(NAMES)],
+        meta=f"{seed % 12 + 1}小时前 来自 iPhone客户端",
+        counters=f"转发 {120 + seed * 37}   评论 {45 + seed * 11}   赞 {980 + seed * 53}",
+        width=width,
+        avatar=(230 - seed * 7 % 60, 150, 90),
+    )
 
 
 def long_article(seed: int = 0, width: int = 1080, height: int = 8000) -> Screenshot:
     """A long WeChat-article-like screenshot: numbered paragraphs of claims down to `height` px."""
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    font = _font(42)
+    typeface = font(42)
     image = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(image)
     drawn: list[str] = []
     y, n = 60, 0
     while True:
         paragraph = f"{n + 1}. " + CLAIMS[(seed + n) % len(CLAIMS)]
-        lines = _wrap(probe, paragraph, font, width - 120)
+        lines = wrap(probe, paragraph, typeface, width - 120)
         if y + 64 * len(lines) > height - 60:
             break
         for line in lines:
-            draw.text((60, y), line, font=font, fill=(40, 40, 40))
+            draw.text((60, y), line, font=typeface, fill=(40, 40, 40))
             drawn.append(line)
             y += 64
         y += 50

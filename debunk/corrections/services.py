@@ -28,7 +28,15 @@ from debunk.matching.fingerprints import decode
 from debunk.matching.index import Entry, MatchIndex
 from debunk.matching.matcher import Scored, prepare, score_prepared
 from debunk.matching.models import MATCHED_STATUSES, AllowListEntry, Fingerprint, Match, Post
-from debunk.matching.services import Decision, decide, decide_image, decide_ocr, merge_decisions, score_floor
+from debunk.matching.services import (
+    Decision,
+    decide,
+    decide_image,
+    decide_ocr,
+    merge_decisions,
+    ocr_text_parts,
+    score_floor,
+)
 from debunk.stock.models import Rumor
 
 RECEIVED = [Correction.Status.DELIVERED, Correction.Status.ACKNOWLEDGED, Correction.Status.CLICKED]
@@ -303,8 +311,9 @@ def _hashes(data: bytes) -> np.ndarray:
 def _rescan_texts_read(
     rumor: Rumor, archived: QuerySet[Post], allowed: set[str], found: dict[int, list[Decision]]
 ) -> None:
-    """The archived image posts whose text read (OCR) carries the rumor, by the text matcher's containment against
-    the rumor's own texts (its claim and variants) and the verdict label's text-in-image thresholds."""
+    """The archived image posts whose text read (OCR) carries the rumor: each text as the match API takes it (whole,
+    then runs of its lines: `ocr_text_parts`, the best containment kept) scored by the text matcher against an index
+    of the rumor's own texts (its claim and variants), decided by the verdict label's text-in-image thresholds."""
     entries = [
         Entry(pk, rumor.pk, decode(shingles), decode(signature), exact)
         for pk, shingles, signature, exact in Fingerprint.objects.filter(rumor=rumor).values_list(
@@ -316,12 +325,18 @@ def _rescan_texts_read(
     index = MatchIndex(entries)
     rows = archived.exclude(ocr_text="").values_list("pk", "ocr_text", "image_sha256").iterator(chunk_size=2000)
     while chunk := list(islice(rows, 2000)):
-        batch = prepare([text for _, text, _ in chunk])
+        parts = [[part for part, _ in ocr_text_parts(text)] for _, text, _ in chunk]
+        batch = prepare([part for own in parts for part in own])
         scored = score_prepared(index, batch, min_score=score_floor())
-        for i, (post_id, _, sha256) in enumerate(chunk):
-            if not scored[i] or sha256 in allowed or batch.exact_hash(i) in allowed:
-                continue
-            found[post_id] += decide_ocr(scored[i], {rumor.pk: rumor}, set())
+        start = 0
+        for (post_id, _, sha256), own in zip(chunk, parts, strict=True):
+            positions = range(start, start + len(own))
+            start += len(own)
+            if sha256 in allowed or any(batch.exact_hash(p) in allowed for p in positions):
+                continue  # the picture, or a text read in it, was allow-listed for the rumor
+            best = max((s for p in positions for s in scored[p]), key=lambda s: s.containment, default=None)
+            if best is not None:
+                found[post_id] += decide_ocr([best], {rumor.pk: rumor}, set())
 
 
 def exposures_purge(*, older_than_days: int) -> int:

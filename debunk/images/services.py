@@ -6,13 +6,16 @@ through `debunk.images.pipeline.fingerprint_image`, the path queries take too. A
 or decoded is logged and skipped: it never fails a publish or an upload.
 """
 
+import io
 import logging
 from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 
 from django.conf import settings
+from PIL import Image
 
 from debunk.images.decode import ImageLimits, ImageRejected, decode_image
+from debunk.images.hashing import HASH_BYTES, hamming
 from debunk.images.index import ImageHit
 from debunk.images.models import ImageFingerprint
 from debunk.images.ocr import OcrResult, get_engine, ocr
@@ -166,13 +169,35 @@ def read_text_within(data: bytes, budget: float) -> OcrResult | None:
         return OcrResult(text="", lines=(), seconds=0.0)
 
 
+# ---- showing pictures to reviewers ------------------------------------------------------------------------------
+
+
+def preview_jpeg(data: bytes, side: int) -> bytes:
+    """A small JPEG of an untrusted picture (a post's), for the reviewers' pages: decoded by the safe decoder under
+    the query limits (a JPEG at reduced size, in its DCT), upright, fitted within side x side. `ImageRejected` for
+    anything the match API would have refused."""
+    image = decode_image(data, limits=query_limits(), draft_side=side).image
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def hash_distance(pdq: bytes, dihedral: bytes) -> int:
+    """Bits (of 256) between a picture's PDQ hash and the nearest of a rumor image's 8 dihedral hashes: the distance
+    the image index measures, so a mirrored copy is as near as the index found it."""
+    return min(hamming(bytes(pdq), bytes(dihedral[k : k + HASH_BYTES])) for k in range(0, len(dihedral), HASH_BYTES))
+
+
 __all__ = [
     "QueryImage",
     "SyncResult",
     "attachment_fingerprint_sync",
+    "hash_distance",
     "hash_hits",
     "image_fingerprints_sync",
     "is_rumor_image",
+    "preview_jpeg",
     "query_image",
     "query_limits",
     "read_text",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from debunk.api.models import Platform
+from debunk.images.decision import line_groups
 from debunk.images.index import ImageHit
 from debunk.images.services import QueryImage, hash_hits, read_text_within
 from debunk.matching.index import MatchIndex
@@ -141,7 +142,7 @@ def match_many(
     request log's transaction, so that a request commits once)."""
     started = time.perf_counter()
     done = _decide_batch(requests, offsets=True)  # offsets kept for evidence
-    index, batch, reading, cards, ocr_position = done.index, done.prepared, done.reading, done.cards, done.ocr_position
+    index, batch, reading, cards, ocr_found = done.index, done.prepared, done.reading, done.cards, done.ocr_found
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
     decided: list[tuple[int, list[Decision]]] = []
@@ -165,17 +166,19 @@ def match_many(
         decided.append((len(results), decisions))
         results.append(result)
     # every match's evidence in one compiled pass (a match by image hash has none)
-    pairs = [
-        (ocr_position[i] if d.via == "ocr" else i, d.rumor.claim)
-        for i, ds in decided
-        for d in ds
-        if d.via != "image_hash"
-    ]
+    sources = {}  # (request, rumor) -> (batch position, offset of that text in the request's OCR text)
+    for i, ds in decided:
+        for d in ds:
+            if d.via == "ocr":
+                sources[i, d.rumor.pk] = ocr_found[i][2][d.rumor.pk]
+            elif d.via == "text":
+                sources[i, d.rumor.pk] = (i, 0)
+    pairs = [(sources[i, d.rumor.pk][0], d.rumor.claim) for i, ds in decided for d in ds if d.via != "image_hash"]
     spans = iter(evidence_many(batch, pairs))
     verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
     for position, decisions in decided:
         results[position]["matches"] = [
-            _match_payload(d, cards[d.rumor.pk], [] if d.via == "image_hash" else next(spans), verdict_texts)
+            _match_payload(d, cards[d.rumor.pk], _spans(d, spans, sources.get((position, d.rumor.pk))), verdict_texts)
             for d in decisions
         ]
     _context_cards(requests, results, dict(decided))
@@ -196,38 +199,85 @@ class _Decided:
     """A batch's decisions with what the match answer builds on them."""
 
     index: MatchIndex
-    prepared: Prepared  # the posts' texts, then the texts read in images
+    prepared: Prepared  # the posts' texts, then the parts of the texts read in images
     reading: "_Reading"
     cards: dict[int, "_Card"]
-    ocr_position: dict[int, int]  # request → position of the text read in its image, in `prepared`
+    ocr_found: dict[int, tuple[list[Scored], set[int], dict[int, tuple[int, int]]]]  # per request: _best_of_parts
     decisions: list[list[Decision]]  # per request
 
 
 def _decide_batch(requests: list[MatchRequest], *, offsets: bool) -> _Decided:
     """The decisions for a batch, with no side effect: the one place the rules for texts, image hashes and the
-    texts read in images are applied and merged (the match API, the post archive and its re-reading share it)."""
+    texts read in images are applied and merged (the match API, the post archive and its reading share it)."""
     reading = _read_images(requests)
-    # normalised once, the posts' texts then the texts read in images
-    texts = [r.text for r in requests] + [reading.texts[i] for i in reading.order]
+    # normalised once, the posts' texts then the texts read in images (each whole, then runs of its lines: see
+    # images.decision.line_groups)
+    ocr_parts = _ocr_parts(reading, first=len(requests))
+    texts = [r.text for r in requests] + [text for parts in ocr_parts.values() for _, text, _ in parts]
     index, batch, scored, cards, allowed = _score(texts, offsets=offsets)
     image_allowed: dict[int, set[int]] = {}
     if reading.hits:
         cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
         image_allowed = _image_allow_listed(requests, cards)
     rumors = {rid: card.rumor for rid, card in cards.items()}
-    ocr_position = {i: len(requests) + k for k, i in enumerate(reading.order)}
+    ocr_found = {i: _best_of_parts(parts, scored, allowed) for i, parts in ocr_parts.items()}
     all_decisions = []
     for i, request in enumerate(requests):
         decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
         if request.image is not None:
-            own, k = image_allowed.get(i, set()), ocr_position.get(i)
+            own = image_allowed.get(i, set())
+            found, ocr_allowed, _ = ocr_found.get(i, ([], set(), {}))
             decisions = _merged(
                 decisions,
                 decide_image(reading.hits.get(i, []), rumors, own),
-                decide_ocr(scored[k], rumors, own | allowed[k]) if k is not None else [],
+                decide_ocr(found, rumors, own | ocr_allowed),
             )
         all_decisions.append(decisions)
-    return _Decided(index, batch, reading, cards, ocr_position, all_decisions)
+    return _Decided(index, batch, reading, cards, ocr_found, all_decisions)
+
+
+def ocr_text_parts(text: str) -> list[tuple[str, int]]:
+    """A text read in an image as the matcher takes it: (text, offset in it) of the whole text, then of runs of its
+    lines. A rumor inside a screenshot full of other text can share too little with the whole text's MinHash to
+    become a candidate; a run of the lines around it does (`bench_images` measures both ways)."""
+    return [(text, 0)] + [(group, max(text.find(group), 0)) for group in line_groups(text)]
+
+
+def _ocr_parts(reading: "_Reading", *, first: int) -> dict[int, list[tuple[int, str, int]]]:
+    """Per request with a text read: (batch position, text, offset in the OCR text) of its `ocr_text_parts`."""
+    parts: dict[int, list[tuple[int, str, int]]] = {}
+    position = first
+    for i in reading.order:
+        own = ocr_text_parts(reading.texts[i])
+        parts[i] = [(position + k, part, offset) for k, (part, offset) in enumerate(own)]
+        position += len(own)
+    return parts
+
+
+def _best_of_parts(
+    parts: list[tuple[int, str, int]], scored: list[list[Scored]], allowed: list[set[int]]
+) -> tuple[list[Scored], set[int], dict[int, tuple[int, int]]]:
+    """One request's OCR scores: per rumor the part with the highest containment, the rumors allow-listed for any
+    part, and where each rumor's best part is (batch position, offset in the OCR text)."""
+    best: dict[int, Scored] = {}
+    where: dict[int, tuple[int, int]] = {}
+    for position, _, offset in parts:
+        for s in scored[position]:
+            if s.rumor_id not in best or s.containment > best[s.rumor_id].containment:
+                best[s.rumor_id], where[s.rumor_id] = s, (position, offset)
+    found = sorted(best.values(), key=lambda s: (-s.containment, s.rumor_id))
+    return found, set().union(*(allowed[p] for p, _, _ in parts)), where
+
+
+def _spans(decision: Decision, spans: Any, source: tuple[int, int] | None) -> list[Span]:
+    """The next evidence spans for a decision (none for an image hash), shifted into the OCR text for a part."""
+    if decision.via == "image_hash":
+        return []
+    found = next(spans)
+    offset = source[1] if source else 0
+    if not offset:
+        return found
+    return [((p[0] + offset, p[1] + offset), r) for p, r in found]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from debunk.core.admin_refusals import (
     ServiceRefusalsAsMessages,
 )
 from debunk.images.admin import ImageFingerprintInline
+from debunk.matching.selectors import rumor_matches
 from debunk.stock import attachments as attachment_services
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
@@ -45,6 +46,9 @@ STEP_LABELS: dict[str, Any] = {
     "retract": _("Retract"),
     "reopen": _("Reopen as draft"),
 }
+
+
+MATCHED_POSTS_SHOWN = 20  # on a rumor's page; the match admin filtered by the rumor lists them all
 
 
 def run_transition(name: str, rumor: Rumor, user: Any, reason: str = "") -> None:
@@ -367,6 +371,8 @@ class RumorAdmin(ServiceRefusalsAsMessages, HistoryRevertThroughServices, RumorA
         obj: Rumor | None = None,
     ) -> HttpResponse:
         context["transitions"] = self.available_transitions(request, obj) if obj else []
+        if obj and request.user.has_perm("debunk.view_match"):
+            context["matched_posts"] = rumor_matches(obj, limit=MATCHED_POSTS_SHOWN)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:

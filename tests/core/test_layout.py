@@ -25,6 +25,7 @@ PURE_CORES = [
     "debunk.images.index",
     "debunk.images.pipeline",
     "debunk.images.ocr",
+    "debunk.images.decision",
 ]
 FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.bench")
 

@@ -330,7 +330,7 @@ def test_the_admin_shows_jobs_read_only(client, django_capture_on_commit_callbac
     listing = browser.get("/admin/debunk/matchjob/?status__exact=done", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert listing.status_code == 200
     page = listing.content.decode()
-    assert f"/admin/debunk/matchjob/{job.pk}/change/" in page and "匹配任务" in page
+    assert f"/admin/debunk/matchjob/{job.pk}/change/" in page and "匹配作业" in page
     detail = browser.get(f"/admin/debunk/matchjob/{job.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "item-45" in detail and "&quot;matched&quot;: false" in detail and "webhook-id" in detail
     assert 'name="_save"' not in detail
