@@ -215,6 +215,8 @@ IMAGE_HASH_AUTO_DISTANCE = env_int("IMAGE_HASH_AUTO_DISTANCE", 31)
 IMAGE_HASH_REVIEW_DISTANCE = env_int("IMAGE_HASH_REVIEW_DISTANCE", 40)
 IMAGE_HASH_MIN_QUALITY = env_int("IMAGE_HASH_MIN_QUALITY", 50)
 IMAGE_OCR = env_bool("IMAGE_OCR", True)
+# The text of each rumor image is read (OCR) by a task after its upload, and shown with its fingerprint.
+IMAGE_OCR_STOCK = env_bool("IMAGE_OCR_STOCK", IMAGE_OCR)
 IMAGE_OCR_BUDGET_SECONDS = float(env_str("IMAGE_OCR_BUDGET_SECONDS", "4.0"))
 MATCH_BATCH_MAX_IMAGES = env_int("MATCH_BATCH_MAX_IMAGES", 50)
 # Match jobs (debunk/images/jobs.py): a run that raises is retried, and after MATCH_JOB_MAX_ATTEMPTS attempts the

@@ -12,3 +12,7 @@ import os
 os.environ["DEBUG"] = "1"
 
 from debunk.settings import *  # noqa: F403
+
+# Reading every rumor image the tests upload would add seconds to each of them; tests/images/test_services.py turns
+# it on where it tests it.
+IMAGE_OCR_STOCK = False

@@ -78,7 +78,7 @@ def attachment_fingerprint_sync(attachment: Attachment, *, force: bool = False) 
         )
         result.skipped = 1
         return result
-    ImageFingerprint.objects.update_or_create(
+    row, _ = ImageFingerprint.objects.update_or_create(
         attachment=attachment,
         algorithm=ALGORITHM,
         defaults={
@@ -90,8 +90,30 @@ def attachment_fingerprint_sync(attachment: Attachment, *, force: bool = False) 
             "height": fp.height,
         },
     )
+    if settings.IMAGE_OCR_STOCK:
+        from debunk.core.outbox import enqueue
+        from debunk.images.tasks import read_rumor_image_task
+
+        enqueue(read_rumor_image_task, row.pk)  # seconds of OCR: after the commit, in a worker
     result.computed = 1
     return result
+
+
+def rumor_image_read(fingerprint_id: int) -> str:
+    """Store the text of a rumor image (OCR), shown with its fingerprint. Idempotent; a fingerprint gone meanwhile
+    or an unreadable file is skipped (logged)."""
+    row = ImageFingerprint.objects.select_related("attachment").filter(pk=fingerprint_id).first()
+    if row is None:
+        return "gone"
+    try:
+        with row.attachment.file.open("rb") as stored:
+            data = stored.read(stock_limits().max_bytes + 1)
+        text = ocr(decode_image(data, limits=stock_limits()).array()).text
+    except (OSError, ValueError) as exc:
+        logger.warning("rumor image %s not read: %s", fingerprint_id, exc)
+        return "unreadable"
+    ImageFingerprint.objects.filter(pk=row.pk).update(ocr_text=text.replace("\x00", ""))
+    return "read"
 
 
 def image_fingerprints_sync(rumor: Rumor, *, force: bool = False) -> SyncResult:
@@ -203,5 +225,6 @@ __all__ = [
     "read_text",
     "read_text_within",
     "reader_warm_up",
+    "rumor_image_read",
     "stock_limits",
 ]

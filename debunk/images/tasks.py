@@ -12,6 +12,14 @@ from debunk.images import jobs
 logger = logging.getLogger(__name__)
 
 
+@shared_task(name="debunk.tasks.read_rumor_image")
+def read_rumor_image_task(fingerprint_id: int) -> str:
+    """The text of a rumor image, read after its upload (IMAGE_OCR_STOCK)."""
+    from debunk.images.services import rumor_image_read
+
+    return rumor_image_read(fingerprint_id)
+
+
 @shared_task(name="debunk.tasks.match_job_run")
 def match_job_run_task(job_id: int) -> str:
     """One attempt at a match job; an attempt that raised is queued again (with a delay) while attempts are left."""

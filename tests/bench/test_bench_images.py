@@ -76,3 +76,43 @@ def test_absent_datasets_are_a_clear_command_error(tmp_path):
 def test_bad_options_are_command_errors(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("bench_images", *args, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def _outcome(own, hashes=(), ocr=None):
+    from debunk.bench.images import Outcome
+
+    outcome = Outcome(own=own, quality=100, hashes=list(hashes))
+    if ocr is not None:
+        outcome.ocr_text, outcome.ocr = "…", list(ocr)
+    return outcome
+
+
+def test_the_product_rule_hash_first_then_ocr_estimated_on_the_read_ones():
+    from debunk.bench.images import decided
+
+    own = frozenset({1, 2})  # rumor 1 and its near-duplicate 2
+    by_hash = _outcome(own, [(2, 10)])  # a near-duplicate by hash: matched
+    wrong_hash = _outcome(own, [(7, 20), (1, 35)])  # another rumor within 31, its own only in the review band
+    missed_read_ok = _outcome(own, [(1, 36)], ocr=[(1, 0.9)])
+    missed_read_wrong = _outcome(own, [], ocr=[(9, 0.85), (1, 0.6)])
+    missed_unread = _outcome(own, [])
+    outcomes = [by_hash, wrong_hash, missed_read_ok, missed_read_wrong, missed_unread]
+    # 3 missed by hash, OCR's shares among the 2 read: own 1/2, wrong 1/2
+    assert decided(outcomes, [missed_read_ok, missed_read_wrong]) == ((1 + 3 * 0.5) / 5, (1 + 3 * 0.5) / 5)
+    assert decided(outcomes, []) == (0.2, 0.2)  # nothing read: OCR adds nothing
+    assert missed_read_wrong.own_containment() == 0.6 and not missed_read_wrong.ocr_own()
+    assert missed_read_ok.review_only() is False and _outcome(own, [(1, 36)], ocr=[]).review_only() is True
+    unrelated = [_outcome(None, [(3, 12)]), _outcome(None, [], ocr=[]), _outcome(None, [], ocr=[(4, 0.95)])]
+    assert decided(unrelated, unrelated[1:]) == (0.0, round((1 + 2 * 0.5) / 3, 4))
+
+
+def test_the_missed_sample_reuses_the_ocr_sample_and_stays_within_its_size():
+    from debunk.bench.images import missed_sample, sample
+
+    outcomes = {(i, "crop"): _outcome(frozenset({i}), [(i, 5)] if i % 4 == 0 else []) for i in range(40)}
+    own = sample([(i, "crop") for i in range(40)], 10, "crop")
+    chosen = missed_sample(own, outcomes, 40, "crop", 10)
+    assert len(chosen) == 10 and all(not outcomes[k].hash_auto() for k in chosen)
+    assert {k for k in own if not outcomes[k].hash_auto()} <= set(chosen)
+    assert chosen == missed_sample(own, outcomes, 40, "crop", 10)  # seeded
+    assert len(missed_sample(own, outcomes, 40, "crop", None)) == 30  # all of them

@@ -184,3 +184,21 @@ def test_rumor_admin_page_lists_its_image_fingerprints_read_only(client, checker
     assert row.pdq_hex in html and ALGORITHM in html and "1024 × 768" in html
     for field in ("pdq", "ocr_text", "algorithm", "DELETE"):  # read-only: nothing to edit or delete
         assert f'name="image_fingerprints-0-{field}"' not in html
+
+
+def test_a_rumor_image_text_is_read_after_its_upload(checker, settings, django_capture_on_commit_callbacks):
+    from debunk.bench.ocr import CLAIMS, cjk_font_path, weibo_post
+
+    if cjk_font_path() is None:
+        pytest.skip("no CJK font (Debian fonts-noto-cjk) to render a screenshot")
+    settings.IMAGE_OCR_STOCK = True
+    rumor = make_rumor(checker)
+    out = io.BytesIO()
+    Image.fromarray(weibo_post(3).pixels).save(out, "PNG")
+    with django_capture_on_commit_callbacks(execute=True):
+        attachment = attachment_add(
+            rumor=rumor, by=checker, upload=io.BytesIO(out.getvalue()), name="s.png", role=RUMOR_IMAGE
+        )
+    row = ImageFingerprint.objects.get(attachment=attachment)
+    claim = CLAIMS[3 % len(CLAIMS)]
+    assert claim[:8] in row.ocr_text.replace("\n", "")

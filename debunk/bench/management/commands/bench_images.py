@@ -33,21 +33,21 @@ class Command(FiguresCommand):
         parser.add_argument(
             "--sample",
             type=int,
-            default=15,
+            default=12,
             help="Variants read by OCR per transformation, for OCR's own rate and among those the hash missed "
-            "(default 15; 0 reads them all).",
+            "(default 12; 0 reads them all).",
         )
         parser.add_argument(
             "--ocr-unrelated",
             type=int,
-            default=30,
-            help="Unrelated pictures read by OCR (default 30; 0 reads them all).",
+            default=24,
+            help="Unrelated pictures read by OCR (default 24; 0 reads them all).",
         )
         parser.add_argument(
             "--ocr-timing",
             type=int,
-            default=8,
-            help="bench_ocr's rendered posts read one at a time for ocr_ms_p50 (default 8; 0 skips it).",
+            default=5,
+            help="bench_ocr's rendered posts read one at a time for ocr_ms_p50 (default 5; 0 skips it).",
         )
         parser.add_argument(
             "--transforms",
