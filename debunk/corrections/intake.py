@@ -1,13 +1,16 @@
 """POST /api/v1/posts and /api/v1/exposures: what a platform wants tracked and who saw it.
 
 Both take batches; a bad item gets its own error and the rest are stored. User and author ids are
-hashed before anything is stored or logged (debunk.core.pseudonyms).
+hashed before anything is stored or logged (debunk.core.pseudonyms). A post may carry an image (base64 in JSON,
+`debunk.images.api.ImageField`: checked and hashed while the item is validated, so a bad picture is that item's
+error and nothing of it is stored).
 """
 
 from collections.abc import Callable
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -15,13 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from debunk.api.fields import StrictCharField, StrictChoiceField
+from debunk.api.parsers import ImageJSONParser
 from debunk.api.request_log import LoggedAPIView
 from debunk.api.throttling import ApiKeyBatchThrottle
 from debunk.api.views import ERROR_RESPONSES, not_an_object
 from debunk.corrections.archive import PostReport, posts_ingest
 from debunk.corrections.exposures import ExposureReport, exposures_record
 from debunk.corrections.models import Interaction
-from debunk.matching.api import BAD_INPUT, PostTextField
+from debunk.images.api import ImageField
+from debunk.matching.api import BAD_INPUT, PostTextField, too_many_images
 
 MAX_POSTS = 1_000
 MAX_EXPOSURES = 10_000
@@ -35,10 +40,18 @@ def _ref(help_text: str, **kwargs: Any) -> StrictCharField:
 
 class PostIn(serializers.Serializer):
     platform_post_id = _ref("Your id of the post.")
-    text = PostTextField(min_length=1, max_length=20_000)
+    text = PostTextField(min_length=1, max_length=20_000, required=False, help_text="The post's text.")
+    image = ImageField(required=False)
     author_ref = _ref("Your pseudonymous id of the author; stored only as a keyed hash.", required=False, default="")
     posted_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     parent_post_id = _ref("The post this one reposts, if any.", required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("text") and attrs.get("image") is None:
+            message = gettext_lazy("Send a text, an image or both.")
+            raise serializers.ValidationError({"text": [message]}, code="required")
+        attrs.setdefault("text", "")
+        return attrs
 
 
 class ExposureIn(serializers.Serializer):
@@ -88,22 +101,36 @@ def _post_key(raw: dict) -> dict:
 
 class PostsView(LoggedAPIView):
     throttle_classes = [ApiKeyBatchThrottle]
+    parser_classes = [ImageJSONParser]
 
     @extend_schema(
         summary="Report up to 1,000 posts for tracking; each is fingerprinted and matched on arrival",
-        description="Idempotent per `platform_post_id`. Results come in the order of the items: "
-        "`{platform_post_id, created, matches: [{rumor_id, status}]}` or `{platform_post_id, error}`.",
+        description="Idempotent per `platform_post_id` (a post keeps the first image given). Each item: "
+        "`{platform_post_id, text?, image?, author_ref?, posted_at?, parent_post_id?}` with a text, an image "
+        "(the file's plain base64) or both; at most MATCH_BATCH_MAX_IMAGES items (50 by default) may carry an image, "
+        "and the body is at most API_IMAGE_BODY_MAX_BYTES (15 MB by default). An image is matched by its hash at "
+        "once; without a confident hash match its text is read afterwards and matched (corrections follow). Results "
+        "come in the order of the items: `{platform_post_id, created, matches: [{rumor_id, status}]}` or "
+        "`{platform_post_id, error}`.",
         request=PostsIn,
         responses={200: OpenApiTypes.OBJECT, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         form = PostsIn(data=request.data)
         form.is_valid(raise_exception=True)
+        too_many_images(form.validated_data["items"])
         results, valid = _validate_items(form.validated_data["items"], PostIn(), _post_key)
         outcomes = posts_ingest(
             platform=request.user.platform,
             reports=[
-                PostReport(d["platform_post_id"], d["text"], d["author_ref"], d["posted_at"], d["parent_post_id"])
+                PostReport(
+                    d["platform_post_id"],
+                    d["text"],
+                    d["author_ref"],
+                    d["posted_at"],
+                    d["parent_post_id"],
+                    image=d.get("image"),
+                )
                 for _, d in valid
             ],
         )

@@ -6,22 +6,37 @@ CORRECTIONS_CHUNK users per transaction, so a task killed half-way and run again
 creates nothing twice. Delivery is debunk.corrections.deliveries' job.
 """
 
+from collections import defaultdict
 from datetime import datetime, timedelta
+from itertools import islice
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from debunk.core.outbox import enqueue
 from debunk.core.retention import purge_older_than
+from debunk.corrections.archive import matches_record
 from debunk.corrections.models import Correction, Exposure
+from debunk.images.index import ImageHit, plain_scan
+from debunk.images.models import ImageFingerprint
+from debunk.images.pipeline import ALGORITHM as IMAGE_ALGORITHM
 from debunk.matching.fingerprint import SHORT_TEXT
 from debunk.matching.fingerprints import decode
-from debunk.matching.matcher import Scored
-from debunk.matching.models import MATCHED_STATUSES, AllowListEntry, Fingerprint, Match
-from debunk.matching.services import decide
+from debunk.matching.index import Entry, MatchIndex
+from debunk.matching.matcher import Scored, prepare, score_prepared
+from debunk.matching.models import MATCHED_STATUSES, AllowListEntry, Fingerprint, Match, Post
+from debunk.matching.services import (
+    Decision,
+    decide,
+    decide_image,
+    decide_ocr,
+    merge_decisions,
+    ocr_text_parts,
+    score_floor,
+)
 from debunk.stock.models import Rumor
 
 RECEIVED = [Correction.Status.DELIVERED, Correction.Status.ACKNOWLEDGED, Correction.Status.CLICKED]
@@ -186,13 +201,21 @@ def corrections_release_deferred(*, now: datetime | None = None) -> int:
 
 
 def archive_rescan(*, rumor_id: int, days: int | None = None) -> list[int]:
-    """Match a newly published (or edited) rumor against the archive of recent posts; returns the ids of
-    posts newly matched automatically. Exact n-gram Jaccard and containment on the stored shingle sets, with
-    the same thresholds as the match API (a vectorised scan: no post index is needed at archive scale)."""
+    """Match a newly published (or edited) rumor, or one given a new image, against the archive of recent posts;
+    returns the ids of posts newly matched automatically. Three ways, each with the match API's rules, merged per post
+    as a match answer merges them:
+
+    - texts: exact n-gram Jaccard and containment on the posts' stored shingle sets (a vectorised scan: no post
+      index is needed at archive scale);
+    - images: the posts' PDQ hashes against the rumor's images (their 8 dihedral variants), by a vectorised Hamming
+      scan (`debunk.images.index.plain_scan`) per rumor hash over chunks of posts;
+    - texts read in images (`Post.ocr_text`): scored by the text matcher against an index of this rumor's texts.
+    """
     rumor = Rumor.objects.live().select_related("verdict").filter(pk=rumor_id).first()
     if rumor is None:
         return []
     since = timezone.now() - timedelta(days=days if days is not None else settings.CORRECTIONS_RESCAN_DAYS)
+    window = Q(posted_at__gte=since) | Q(posted_at__isnull=True, created_at__gte=since)
     own = Fingerprint.objects.filter(rumor=rumor)
     rumor_sets = [(decode(sh), n) for sh, n in own.values_list("shingles", "normalized_length")]
     rumor_exact = set(Fingerprint.objects.filter(rumor=rumor).values_list("exact_hash", flat=True))
@@ -200,21 +223,33 @@ def archive_rescan(*, rumor_id: int, days: int | None = None) -> list[int]:
     posts = Fingerprint.objects.filter(source=Fingerprint.Source.POST, post__archived=True).filter(
         Q(post__posted_at__gte=since) | Q(post__posted_at__isnull=True, post__created_at__gte=since)
     )
-    matched: list[int] = []
+    found: dict[int, list[Decision]] = defaultdict(list)
     batch: list[tuple[int, bytes, str]] = []
     for row in posts.values_list("post_id", "shingles", "exact_hash").iterator(chunk_size=5000):
         batch.append(row)
-        if len(batch) >= 20_000:
-            matched += _rescan_batch(rumor, rumor_sets, rumor_exact, allowed, batch)
+        if len(batch) >= RESCAN_CHUNK:
+            _rescan_batch(rumor, rumor_sets, rumor_exact, allowed, batch, found)
             batch = []
     if batch:
-        matched += _rescan_batch(rumor, rumor_sets, rumor_exact, allowed, batch)
-    return matched
+        _rescan_batch(rumor, rumor_sets, rumor_exact, allowed, batch, found)
+    archived = Post.objects.filter(window, archived=True)
+    _rescan_images(rumor, archived, allowed, found)
+    _rescan_texts_read(rumor, archived, allowed, found)
+    pairs = [(post_id, d) for post_id, decisions in found.items() for d in merge_decisions(decisions)]
+    return matches_record(pairs).get(rumor.pk, [])
+
+
+RESCAN_CHUNK = 20_000  # posts a step of the re-scan
 
 
 def _rescan_batch(
-    rumor: Rumor, rumor_sets: list[tuple[np.ndarray, int]], rumor_exact: set[str], allowed: set[str], rows: list
-) -> list[int]:
+    rumor: Rumor,
+    rumor_sets: list[tuple[np.ndarray, int]],
+    rumor_exact: set[str],
+    allowed: set[str],
+    rows: list,
+    found: dict[int, list[Decision]],
+) -> None:
     post_ids = np.array([r[0] for r in rows], dtype=np.int64)
     sets = [np.frombuffer(bytes(r[1]), dtype="<u4") for r in rows]
     sizes = np.array([s.size for s in sets], dtype=np.int64)
@@ -235,25 +270,73 @@ def _rescan_batch(
     best_sim[allow_listed] = best_cont[allow_listed] = 0.0
     floor = min(settings.MATCH_CONTAINMENT_REVIEW, rumor.verdict.match_review_threshold)
     hits = np.flatnonzero((best_sim >= floor) | (best_cont >= floor))
-    new_matches, auto = [], []
     for i in hits.tolist():
         scored = Scored(rumor.pk, 0, round(float(best_sim[i]), 4), round(float(best_cont[i]), 4))
-        for d in decide([scored], {rumor.pk: rumor}, set()):
-            status = Match.Status.SUSPECTED if d.suspected else Match.Status.AUTO
-            new_matches.append(
-                Match(
-                    post_id=int(post_ids[i]),
-                    rumor=rumor,
-                    similarity=scored.similarity,
-                    containment=scored.containment,
-                    status=status,
-                )
-            )
-            if status == Match.Status.AUTO:
-                auto.append(int(post_ids[i]))
-    with transaction.atomic():
-        Match.objects.bulk_create(new_matches, ignore_conflicts=True)
-    return auto
+        found[int(post_ids[i])] += decide([scored], {rumor.pk: rumor}, set())
+
+
+def _rescan_images(rumor: Rumor, archived: QuerySet[Post], allowed: set[str], found: dict[int, list[Decision]]) -> None:
+    """The archived image posts within IMAGE_HASH_REVIEW_DISTANCE of one of the rumor's images (hashes trusted on
+    both sides only: quality at least IMAGE_HASH_MIN_QUALITY, as the image index and a query have them)."""
+    prints = ImageFingerprint.objects.filter(
+        rumor=rumor, algorithm=IMAGE_ALGORITHM, quality__gte=settings.IMAGE_HASH_MIN_QUALITY
+    ).values_list("pk", "dihedral")
+    queries = [(pk, words) for pk, dihedral in prints for words in _hashes(dihedral)]
+    if not queries:
+        return
+    limit = settings.IMAGE_HASH_REVIEW_DISTANCE
+    posts = archived.filter(image_pdq__isnull=False, image_quality__gte=settings.IMAGE_HASH_MIN_QUALITY)
+    rows = posts.values_list("pk", "image_pdq", "image_sha256").iterator(chunk_size=5000)
+    while chunk := list(islice(rows, RESCAN_CHUNK)):
+        hashes = _hashes(b"".join(bytes(r[1]) for r in chunk))
+        nearest = np.full(len(chunk), limit + 1, dtype=np.int64)
+        image_of = np.zeros(len(chunk), dtype=np.int64)
+        for image_id, words in queries:
+            near, distances = plain_scan(hashes, words, limit)
+            closer = distances < nearest[near]
+            nearest[near[closer]], image_of[near[closer]] = distances[closer], image_id
+        for i in np.flatnonzero(nearest <= limit).tolist():
+            post_id, _, sha256 = chunk[i]
+            if sha256 in allowed:  # a reviewer allow-listed this picture for the rumor
+                continue
+            hit = ImageHit(rumor.pk, int(nearest[i]), int(image_of[i]))
+            found[post_id] += decide_image([hit], {rumor.pk: rumor}, set())
+
+
+def _hashes(data: bytes) -> np.ndarray:
+    """Stored 32-byte PDQ hashes laid end to end → an (n, 4) uint64 array (as the image index stores them)."""
+    return np.frombuffer(bytes(data), dtype=">u8").astype(np.uint64).reshape(-1, 4)
+
+
+def _rescan_texts_read(
+    rumor: Rumor, archived: QuerySet[Post], allowed: set[str], found: dict[int, list[Decision]]
+) -> None:
+    """The archived image posts whose text read (OCR) carries the rumor: each text as the match API takes it (whole,
+    then runs of its lines: `ocr_text_parts`, the best containment kept) scored by the text matcher against an index
+    of the rumor's own texts (its claim and variants), decided by the verdict label's text-in-image thresholds."""
+    entries = [
+        Entry(pk, rumor.pk, decode(shingles), decode(signature), exact)
+        for pk, shingles, signature, exact in Fingerprint.objects.filter(rumor=rumor).values_list(
+            "pk", "shingles", "signature", "exact_hash"
+        )
+    ]
+    if not entries:
+        return
+    index = MatchIndex(entries)
+    rows = archived.exclude(ocr_text="").values_list("pk", "ocr_text", "image_sha256").iterator(chunk_size=2000)
+    while chunk := list(islice(rows, 2000)):
+        parts = [[part for part, _ in ocr_text_parts(text)] for _, text, _ in chunk]
+        batch = prepare([part for own in parts for part in own])
+        scored = score_prepared(index, batch, min_score=score_floor())
+        start = 0
+        for (post_id, _, sha256), own in zip(chunk, parts, strict=True):
+            positions = range(start, start + len(own))
+            start += len(own)
+            if sha256 in allowed or any(batch.exact_hash(p) in allowed for p in positions):
+                continue  # the picture, or a text read in it, was allow-listed for the rumor
+            best = max((s for p in positions for s in scored[p]), key=lambda s: s.containment, default=None)
+            if best is not None:
+                found[post_id] += decide_ocr([best], {rumor.pk: rumor}, set())
 
 
 def exposures_purge(*, older_than_days: int) -> int:

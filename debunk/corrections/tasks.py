@@ -32,6 +32,16 @@ def _kick_deliveries(rumor_id: int, created: int) -> None:
         deliveries_kick(platform_ids=pending.values_list("platform_id", flat=True).distinct())
 
 
+@shared_task(name="debunk.tasks.post_image_read")
+def post_image_read_task(post_id: int) -> str:
+    """Read the picture of an archived image post that no rumor image matched confidently, and match its text."""
+    from debunk.corrections.archive import post_image_read
+
+    outcome = post_image_read(post_id=post_id)
+    logger.info("post image read post=%s outcome=%s", post_id, outcome)
+    return outcome
+
+
 @shared_task(name="debunk.tasks.rumor_published_task")
 def rumor_published_task(rumor_id: int) -> int:
     """A rumor went live or changed its text: match it against the archive, then fan out its corrections."""

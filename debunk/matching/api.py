@@ -270,6 +270,15 @@ class MatchJSONRenderer(JSONRenderer):
 BAD_INPUT = {400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors: `{field: [message]}`.")}
 
 
+def too_many_images(items: list[Any]) -> None:
+    """A 400 for a batch with more than MATCH_BATCH_MAX_IMAGES items carrying an image (counted before any is
+    decoded: each costs a decoding, and later an OCR)."""
+    images = sum(1 for raw in items if type(raw) is dict and raw.get("image") is not None)
+    if images > settings.MATCH_BATCH_MAX_IMAGES:
+        message = _("At most %(n)s items of a batch may carry an image.") % {"n": settings.MATCH_BATCH_MAX_IMAGES}
+        raise serializers.ValidationError({"items": [message]}, code="too_many_images")
+
+
 def _request(data: dict[str, Any], *, batch: bool = False) -> MatchRequest:
     ocr = data.get("ocr", "later" if batch else "now")
     return MatchRequest(
@@ -325,10 +334,7 @@ class MatchBatchView(LoggedAPIView):
             form = BatchInput(data=request.data)
             form.is_valid(raise_exception=True)
             items = form.validated_data["items"]
-        images = sum(1 for raw in items if type(raw) is dict and raw.get("image") is not None)
-        if images > settings.MATCH_BATCH_MAX_IMAGES:
-            message = _("At most %(n)s items of a batch may carry an image.") % {"n": settings.MATCH_BATCH_MAX_IMAGES}
-            raise serializers.ValidationError({"items": [message]}, code="too_many_images")
+        too_many_images(items)
         results: list[dict[str, Any] | None] = []
         valid: list[tuple[int, dict[str, Any]]] = []
         checker = None  # one serializer validates every item that is not plainly valid: building it is costly

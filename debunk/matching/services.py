@@ -141,31 +141,12 @@ def match_many(
     The suspected-match queue is written before returning, or handed to `defer` (the match views give their
     request log's transaction, so that a request commits once)."""
     started = time.perf_counter()
-    reading = _read_images(requests)
-    # normalised once, the posts' texts then the texts read in images (each whole, then runs of its lines: see
-    # images.decision.line_groups): offsets kept for evidence
-    ocr_parts = _ocr_parts(reading, first=len(requests))
-    texts = [r.text for r in requests] + [text for parts in ocr_parts.values() for _, text, _ in parts]
-    index, batch, scored, cards, allowed = _score(texts, offsets=True)
-    image_allowed: dict[int, set[int]] = {}
-    if reading.hits:
-        cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
-        image_allowed = _image_allow_listed(requests, cards)
-    rumors = {rid: card.rumor for rid, card in cards.items()}
-    ocr_found = {i: _best_of_parts(parts, scored, allowed) for i, parts in ocr_parts.items()}
+    done = _decide_batch(requests, offsets=True)  # offsets kept for evidence
+    index, batch, reading, cards, ocr_found = done.index, done.prepared, done.reading, done.cards, done.ocr_found
     results = []
     suspects: list[tuple[MatchRequest, list[Decision]]] = []
     decided: list[tuple[int, list[Decision]]] = []
-    for i, request in enumerate(requests):
-        decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
-        if request.image is not None:
-            own = image_allowed.get(i, set())
-            found, ocr_allowed, _ = ocr_found.get(i, ([], set(), {}))
-            decisions = _merged(
-                decisions,
-                decide_image(reading.hits.get(i, []), rumors, own),
-                decide_ocr(found, rumors, own | ocr_allowed),
-            )
+    for i, (request, decisions) in enumerate(zip(requests, done.decisions, strict=True)):
         result: dict[str, Any] = {
             "matched": bool(decisions),
             "action": max((d.action for d in decisions), key=ACTION_RANK.__getitem__, default="allow"),
@@ -213,15 +194,61 @@ def match_many(
     return results
 
 
+@dataclass
+class _Decided:
+    """A batch's decisions with what the match answer builds on them."""
+
+    index: MatchIndex
+    prepared: Prepared  # the posts' texts, then the parts of the texts read in images
+    reading: "_Reading"
+    cards: dict[int, "_Card"]
+    ocr_found: dict[int, tuple[list[Scored], set[int], dict[int, tuple[int, int]]]]  # per request: _best_of_parts
+    decisions: list[list[Decision]]  # per request
+
+
+def _decide_batch(requests: list[MatchRequest], *, offsets: bool) -> _Decided:
+    """The decisions for a batch, with no side effect: the one place the rules for texts, image hashes and the
+    texts read in images are applied and merged (the match API, the post archive and its reading share it)."""
+    reading = _read_images(requests)
+    # normalised once, the posts' texts then the texts read in images (each whole, then runs of its lines: see
+    # images.decision.line_groups)
+    ocr_parts = _ocr_parts(reading, first=len(requests))
+    texts = [r.text for r in requests] + [text for parts in ocr_parts.values() for _, text, _ in parts]
+    index, batch, scored, cards, allowed = _score(texts, offsets=offsets)
+    image_allowed: dict[int, set[int]] = {}
+    if reading.hits:
+        cards.update(_rumor_cards({h.rumor_id for hits in reading.hits.values() for h in hits}, index.version))
+        image_allowed = _image_allow_listed(requests, cards)
+    rumors = {rid: card.rumor for rid, card in cards.items()}
+    ocr_found = {i: _best_of_parts(parts, scored, allowed) for i, parts in ocr_parts.items()}
+    all_decisions = []
+    for i, request in enumerate(requests):
+        decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
+        if request.image is not None:
+            own = image_allowed.get(i, set())
+            found, ocr_allowed, _ = ocr_found.get(i, ([], set(), {}))
+            decisions = _merged(
+                decisions,
+                decide_image(reading.hits.get(i, []), rumors, own),
+                decide_ocr(found, rumors, own | ocr_allowed),
+            )
+        all_decisions.append(decisions)
+    return _Decided(index, batch, reading, cards, ocr_found, all_decisions)
+
+
+def ocr_text_parts(text: str) -> list[tuple[str, int]]:
+    """A text read in an image as the matcher takes it: (text, offset in it) of the whole text, then of runs of its
+    lines. A rumor inside a screenshot full of other text can share too little with the whole text's MinHash to
+    become a candidate; a run of the lines around it does (`bench_images` measures both ways)."""
+    return [(text, 0)] + [(group, max(text.find(group), 0)) for group in line_groups(text)]
+
+
 def _ocr_parts(reading: "_Reading", *, first: int) -> dict[int, list[tuple[int, str, int]]]:
-    """Per request with a text read: (batch position, text, offset in the OCR text) of the whole text and of runs of
-    its lines. A rumor inside a screenshot full of other text can share too little with the whole text's MinHash
-    to become a candidate; a run of the lines around it does (`bench_images` measures both ways)."""
+    """Per request with a text read: (batch position, text, offset in the OCR text) of its `ocr_text_parts`."""
     parts: dict[int, list[tuple[int, str, int]]] = {}
     position = first
     for i in reading.order:
-        text = reading.texts[i]
-        own = [(text, 0)] + [(group, max(text.find(group), 0)) for group in line_groups(text)]
+        own = ocr_text_parts(reading.texts[i])
         parts[i] = [(position + k, part, offset) for k, (part, offset) in enumerate(own)]
         position += len(own)
     return parts
@@ -606,11 +633,33 @@ def reset_caches() -> None:
     _cards_key = (-1, 0.0)
 
 
-def decisions_many(texts: list[str]) -> list[list[Decision]]:
-    """The decisions for many texts against the live stock, with no side effect (the post archive's path)."""
-    _, _, scored, cards, allowed = _score(texts, offsets=False)
-    rumors = {rid: card.rumor for rid, card in cards.items()}
-    return [decide(found, rumors, allowed[i]) for i, found in enumerate(scored)]
+def decisions_many(items: list[str] | list[MatchRequest]) -> list[list[Decision]]:
+    """The decisions for many texts (or requests, images included) against the live stock, with no side effect."""
+    return decide_requests([MatchRequest(i) if isinstance(i, str) else i for i in items]).decisions
+
+
+@dataclass
+class Decided:
+    decisions: list[list[Decision]]  # per request, as a match answer would have them
+    later: set[int]  # the requests whose image is still to be read (their `ocr` was "later")
+    texts_read: dict[int, str]  # the texts read in images (or given as `ocr_text`) that were matched
+
+
+def decide_requests(requests: list[MatchRequest]) -> Decided:
+    """The match API's decisions for a batch (texts, image hashes, texts read in images, allow-lists), with no side
+    effect: no answer is built and nothing is queued (the post archive records its own matches)."""
+    done = _decide_batch(requests, offsets=False)
+    return Decided(done.decisions, done.reading.later, done.reading.texts)
+
+
+def merge_decisions(*groups: list[Decision]) -> list[Decision]:
+    """One decision per rumor out of several ways of finding it, as a match answer merges them."""
+    return _merged(*groups)
+
+
+def score_floor() -> float:
+    """The lowest similarity or containment the matcher reports: below every threshold a decision uses."""
+    return min(settings.MATCH_CONTAINMENT_REVIEW, 0.3)
 
 
 def _score(
@@ -620,7 +669,7 @@ def _score(
     text, the rumors its exact text is allow-listed for."""
     index = current_index()
     batch = prepare(texts, offsets=offsets)
-    scored = score_prepared(index, batch, min_score=min(settings.MATCH_CONTAINMENT_REVIEW, 0.3))
+    scored = score_prepared(index, batch, min_score=score_floor())
     rumor_ids = {s.rumor_id for found in scored for s in found}
     cards = _rumor_cards(rumor_ids, index.version)
     hashes = {i: batch.exact_hash(i) for i, found in enumerate(scored) if found}

@@ -24,6 +24,7 @@ from PIL import UnidentifiedImageError
 
 from debunk.core.audit import audit_record, removal
 from debunk.core.roles import require_perm
+from debunk.corrections import services as corrections
 from debunk.images.decode import ImageLimits, ImageRejected, open_image
 from debunk.images.services import attachment_fingerprint_sync, is_rumor_image
 from debunk.matching.fingerprints import index_bump
@@ -157,8 +158,9 @@ def attachment_add(
         with transaction.atomic():
             attachment.full_clean()
             attachment.save()
-            attachment_fingerprint_sync(attachment)  # a rumor image is hashed at once (its row goes by cascade)
-            _image_index_bump(attachment)
+            hashed = attachment_fingerprint_sync(attachment)  # a rumor image is hashed now (its row goes by cascade)
+            if _image_index_bump(attachment) and hashed.computed:
+                corrections.schedule_rumor_published(rumor_id=rumor.pk)  # archived image posts may carry it
             audit_record(
                 actor=by,
                 action="attachment.add",
@@ -173,11 +175,13 @@ def attachment_add(
     return attachment
 
 
-def _image_index_bump(attachment: Attachment) -> None:
+def _image_index_bump(attachment: Attachment) -> bool:
     """An image of a published rumor added or removed changes what the image index matches: serving processes
-    pick it up within seconds, like a publish."""
+    pick it up within seconds, like a publish. True if it did."""
     if is_rumor_image(attachment) and attachment.rumor.status == Rumor.Status.PUBLISHED:
         index_bump(attachment.rumor)
+        return True
+    return False
 
 
 def attachment_check_removable(attachment: Attachment) -> None:
