@@ -1,6 +1,7 @@
 """The app's models module: Django loads the models of every part from here (one app label, `debunk`).
 
-Each part keeps its models in its own package; import them from there (`from debunk.stock.models import Rumor`).
+Each part keeps its models in its own package; import them from there (`from debunk.semantic.models import ClaimEmbedding
+from debunk.stock.models import Rumor`).
 """
 
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
@@ -18,6 +19,7 @@ from debunk.sanctions.models import (
     SanctionNotice,
     SanctionRule,
 )
+from debunk.semantic.models import ClaimEmbedding
 from debunk.stock.models import Attachment, Debunk, DebunkSource, ReviewItem, Rumor, RumorSource, RumorVariant
 from debunk.tracing.models import FirstPoster, Trace
 from debunk.webhooks.models import WebhookEndpoint
@@ -29,6 +31,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "BannedIdentity",
+    "ClaimEmbedding",
     "Correction",
     "Debunk",
     "DebunkSource",

@@ -100,6 +100,28 @@ class VerdictLabel(LocalizedNameMixin, models.Model):
         default=0.5,
         help_text=_("Images between this and the auto threshold go to the suspected-match queue."),
     )
+    claim_auto_threshold = models.FloatField(
+        _("claim-tier auto threshold"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Reworded posts at or above this claim score get the default action. Empty: the claim tier only "
+            "suggests (set it only where the measured precision on held-back data is at least 0.98)."
+        ),
+    )
+    claim_review_threshold = models.FloatField(
+        _("claim-tier review threshold"),
+        default=0.45,
+        help_text=_("Reworded posts at or above this claim score go to the suspected-match queue."),
+    )
+    calibration = models.JSONField(
+        _("where the thresholds came from"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Per threshold: the command, dataset, date and the precision and recall measured by cross-validation."
+        ),
+    )
     history = HistoricalRecords()
 
     class Meta:

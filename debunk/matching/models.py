@@ -156,8 +156,26 @@ class Match(models.Model):
         IMAGE_HASH = "image_hash", _("image hash")
         OCR = "ocr", _("text in the image")
 
+    class Stage(models.TextChoices):
+        NEAR_DUPLICATE = "near_duplicate", _("near-duplicate")
+        CLAIM = "claim", _("claim (reworded)")
+        SEMANTIC = "semantic", _("semantic suggestion")
+
     similarity = models.FloatField(_("similarity"))
     containment = models.FloatField(_("containment"))
+    stage = models.CharField(
+        _("stage"),
+        max_length=16,
+        choices=Stage.choices,
+        default=Stage.NEAR_DUPLICATE,
+        help_text=_("Which matcher found it: near-duplicate copies, the claim tier (rewordings), or semantic search."),
+    )
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), null=True, blank=True, help_text=_("A suggestion's place among the post's candidates (1 = best).")
+    )
+    evidence = models.JSONField(
+        _("evidence"), default=list, blank=True, help_text=_("The distinctive terms the post shares with the rumor.")
+    )
     via = models.CharField(_("found via"), max_length=10, choices=Via.choices, default=Via.TEXT)
     distance = models.PositiveSmallIntegerField(
         _("image hash distance"), null=True, blank=True, help_text=_("Bits of 256 (matches via the image hash).")
