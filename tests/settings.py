@@ -8,8 +8,21 @@ tested in subprocesses with a clean environment (tests/api/test_settings.py).
 """
 
 import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ["DEBUG"] = "1"
+
+# Under pytest-xdist (`make test` runs the suite on every core) each worker process gets its own Redis database
+# (cache, broker: a test that clears the cache or counts a throttle must not see another worker's keys; the test
+# databases are already per worker) and its own media directory. Set in the environment, so that the processes a
+# test starts (a Celery worker, gunicorn) use the same ones.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and _worker[2:].isdigit():
+    if os.environ.get("REDIS_URL"):
+        _redis = urlsplit(os.environ["REDIS_URL"])
+        os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{1 + int(_worker[2:]) % 15}"))
+    os.environ["MEDIA_ROOT"] = str(Path(__file__).resolve().parent.parent / "var" / "test-media" / _worker)
 
 from debunk.settings import *  # noqa: F403
 

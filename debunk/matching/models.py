@@ -168,13 +168,14 @@ class Match(models.Model):
         max_length=16,
         choices=Stage.choices,
         default=Stage.NEAR_DUPLICATE,
+        db_default=Stage.NEAR_DUPLICATE,  # the match path's plain INSERTs may leave it out
         help_text=_("Which matcher found it: near-duplicate copies, the claim tier (rewordings), or semantic search."),
     )
     rank = models.PositiveSmallIntegerField(
         _("rank"), null=True, blank=True, help_text=_("A suggestion's place among the post's candidates (1 = best).")
     )
     evidence = models.JSONField(
-        _("evidence"), default=list, blank=True, help_text=_("The distinctive terms the post shares with the rumor.")
+        _("evidence"), null=True, blank=True, help_text=_("The distinctive terms the post shares with the rumor.")
     )
     via = models.CharField(_("found via"), max_length=10, choices=Via.choices, default=Via.TEXT)
     distance = models.PositiveSmallIntegerField(
