@@ -19,12 +19,13 @@ os.environ["DEBUG"] = "1"
 # test starts (a Celery worker, gunicorn) use the same ones.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker.startswith("gw") and _worker[2:].isdigit():
-    if os.environ.get("REDIS_URL"):
-        _redis = urlsplit(os.environ["REDIS_URL"])
-        os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{1 + int(_worker[2:]) % 15}"))
+    _n = int(_worker[2:]) % 7  # Redis databases 2 to 15, two a worker: away from the 0 and 1 of .ci/services.sh
+    for _name, _db in (("REDIS_URL", 2 + 2 * _n), ("CELERY_BROKER_URL", 3 + 2 * _n)):
+        if os.environ.get(_name):
+            os.environ[_name] = urlunsplit(urlsplit(os.environ[_name])._replace(path=f"/{_db}"))
     os.environ["MEDIA_ROOT"] = str(Path(__file__).resolve().parent.parent / "var" / "test-media" / _worker)
 
-from debunk.settings import *  # noqa: F403
+from debunk.settings import *  # noqa: E402, F403
 
 # Reading every rumor image the tests upload would add seconds to each of them; tests/images/test_services.py turns
 # it on where it tests it.
