@@ -18,7 +18,10 @@ os.environ["DEBUG"] = "1"
 # databases are already per worker) and its own media directory. Set in the environment, so that the processes a
 # test starts (a Celery worker, gunicorn) use the same ones.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _worker.startswith("gw") and _worker[2:].isdigit():
+# Once per worker: a process the test starts inherits the result and may be given other values on purpose (a
+# Redis of its own, a media directory of its own), which it must keep.
+if _worker.startswith("gw") and _worker[2:].isdigit() and os.environ.get("DEBUNK_TEST_ISOLATED") != _worker:
+    os.environ["DEBUNK_TEST_ISOLATED"] = _worker
     _n = int(_worker[2:]) % 7  # Redis databases 2 to 15, two a worker: away from the 0 and 1 of .ci/services.sh
     for _name, _db in (("REDIS_URL", 2 + 2 * _n), ("CELERY_BROKER_URL", 3 + 2 * _n)):
         if os.environ.get(_name):
