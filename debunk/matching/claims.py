@@ -52,7 +52,7 @@ __all__ = ["ClaimEntry", "ClaimHit", "ClaimIndex", "terms_of"]
 CJK_NGRAMS = (2,)
 WORD_NGRAMS = (3, 4, 5)
 MAX_DF_SHARE = 0.002  # terms in more than this share of the texts (stock + background) are pruned...
-MIN_PRUNE_DF = 50  # ...when also in more than this many texts (a small index prunes nothing)
+MIN_PRUNE_DF = 200  # ...when also in more than this many texts (a small index prunes little)
 SCORE_WEIGHT = 0.5  # score = w × cosine + (1 - w) × containment
 MAX_TERMS = 5  # evidence terms per hit
 FORMAT = 1  # of the saved arrays
@@ -63,8 +63,8 @@ ARRAYS = (
     "idf",
     "inv_indptr",
     "inv_indices",
-    "inv_cos",
-    "inv_cont",
+    "inv_data",
+    "norms",
     "fwd_indptr",
     "fwd_indices",
     "meta",
@@ -302,12 +302,9 @@ def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str,
     owner = np.repeat(np.arange(len(entries), dtype=np.int64), np.diff(counts.indptr))
     col = counts.indices.astype(np.int64)
     keep = ~pruned[col]
-    owner, col, tf = owner[keep], col[keep], counts.data[keep]
-    weight = (1.0 + np.log(tf)) * idf[col]
-    norm = np.sqrt(np.bincount(owner, weights=weight**2, minlength=len(entries)))
-    total = np.bincount(owner, weights=idf[col], minlength=len(entries))
-    cos = weight / norm[owner] if owner.size else weight
-    cont = idf[col] / total[owner] if owner.size else weight
+    owner, col = owner[keep], col[keep]
+    norm = np.sqrt(np.bincount(owner, weights=idf[col] ** 2, minlength=len(entries)))
+    data = idf[col] / norm[owner] if owner.size else idf[col]
     fwd_indptr = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=len(entries)), out=fwd_indptr[1:])
     order = np.argsort(col, kind="stable")  # the inverted index: the same cells by term, texts ascending
@@ -321,8 +318,8 @@ def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str,
         "idf": np.where(pruned, 0.0, idf).astype(np.float32),  # 0 marks a pruned term
         "inv_indptr": inv_indptr,
         "inv_indices": owner[order].astype(np.int32),
-        "inv_cos": cos[order].astype(np.float32),
-        "inv_cont": cont[order].astype(np.float32),
+        "inv_data": data[order].astype(np.float32),
+        "norms": norm.astype(np.float32),
         "fwd_indptr": fwd_indptr,
         "fwd_indices": col.astype(np.int32),
         "meta": np.array([n, FORMAT], dtype=np.int64),
@@ -335,9 +332,8 @@ class _Delta:
 
     entry: ClaimEntry
     ids: np.ndarray  # uint64 term ids, sorted
-    cos: np.ndarray
-    cont: np.ndarray
-    idf: np.ndarray
+    idf: np.ndarray  # per term (the snapshot's, the unseen-term IDF for a term it never saw)
+    norm: float  # sqrt of the sum of idf²
 
 
 class ClaimIndex:
@@ -359,12 +355,8 @@ class ClaimIndex:
         self._n = int(a["meta"][0])
         self._unseen_idf = float(_idf(np.zeros(1), self._n)[0])
         texts, terms = len(a["entry_ids"]), len(a["vocab"])
-        self._inv_cos = sparse.csr_matrix(
-            (np.asarray(a["inv_cos"]), np.asarray(a["inv_indices"]), np.asarray(a["inv_indptr"])), shape=(terms, texts)
-        )
-        self._inv_cont = sparse.csr_matrix(
-            (np.asarray(a["inv_cont"]), np.asarray(a["inv_indices"]), np.asarray(a["inv_indptr"])),
-            shape=(terms, texts),
+        self._inv = sparse.csr_matrix(
+            (np.asarray(a["inv_data"]), np.asarray(a["inv_indices"]), np.asarray(a["inv_indptr"])), shape=(terms, texts)
         )
         self._added: dict[int, _Delta] = {}
         self._removed: set[int] = set()  # snapshot entry ids removed or superseded
@@ -407,12 +399,10 @@ class ClaimIndex:
         pos, known = _lookup(a["vocab"], terms.ids)
         idf = np.where(known, np.asarray(a["idf"])[pos] if known.any() else 0.0, self._unseen_idf).astype(np.float64)
         keep = idf > 0  # pruned terms stay out
-        ids, tf, idf = terms.ids[keep], terms.tf[keep], idf[keep]
-        weight = (1.0 + np.log(tf)) * idf
-        norm = float(np.sqrt((weight**2).sum())) or 1.0
-        total = float(idf.sum()) or 1.0
+        ids, idf = terms.ids[keep], idf[keep]
+        norm = float(np.sqrt((idf**2).sum())) or 1.0
         self._removed.add(entry.entry_id)  # supersedes a snapshot text with its id, if any
-        self._added[entry.entry_id] = _Delta(entry, ids, weight / norm, idf / total, idf)
+        self._added[entry.entry_id] = _Delta(entry, ids, idf, norm)
         self._dead = None
         self._delta_matrix = None
 
@@ -452,16 +442,17 @@ class ClaimIndex:
             counts = np.array([d.ids.size for d in deltas], dtype=np.int64)
             row = np.repeat(np.arange(len(deltas)), counts)
             shape = (vocab.size, len(deltas))
-            cos = np.concatenate([d.cos for d in deltas]).astype(np.float32) if deltas else np.empty(0, np.float32)
-            cont = np.concatenate([d.cont for d in deltas]).astype(np.float32) if deltas else np.empty(0, np.float32)
             idf = np.zeros(vocab.size)
+            norms = np.array([d.norm for d in deltas])
+            data = np.empty(0, np.float32)
             if deltas:
                 idf[col] = np.concatenate([d.idf for d in deltas])  # one IDF per term: the snapshot's
+                data = (idf[col] / norms[row]).astype(np.float32)
             self._delta_idf = idf
             self._delta_matrix = (
                 vocab,
-                sparse.csr_matrix((cos, (col, row)), shape=shape),
-                sparse.csr_matrix((cont, (col, row)), shape=shape),
+                sparse.csr_matrix((data, (col, row)), shape=shape),
+                norms,
                 np.array([d.entry.rumor_id for d in deltas], dtype=np.int64),
                 deltas,
             )
@@ -480,41 +471,21 @@ class ClaimIndex:
         pos, known = _lookup(a["vocab"], occ.ids)
         idf = np.asarray(a["idf"])[pos] if known.any() else np.zeros(pos.size, dtype=np.float32)
         snap = known & (idf > 0)  # pruned terms count nowhere
-        unknown = np.bincount(occ.owner[~known], minlength=n)
-        counts = sparse.csr_matrix(
-            (np.ones(int(snap.sum()), dtype=np.float32), (occ.owner[snap], pos[snap])), shape=(n, len(a["vocab"]))
-        )
-        counts.sum_duplicates()
-        rows = np.repeat(np.arange(n), np.diff(counts.indptr))
-        weight = (1.0 + np.log(counts.data)) * np.asarray(a["idf"])[counts.indices]
-        # a term the snapshot never saw counts in the norm at the unseen-term IDF, each occurrence as its own term
-        norm = np.sqrt(np.bincount(rows, weights=weight**2, minlength=n) + unknown * self._unseen_idf**2)
-        norm[norm == 0] = 1.0
-
+        unknown = _distinct_per_owner(occ.owner[~known], occ.ids[~known], n)
         parts = []
-        if counts.nnz and len(a["entry_ids"]):
-            qc = sparse.csr_matrix(
-                ((weight / norm[rows]).astype(np.float32), counts.indices, counts.indptr), counts.shape
-            )
-            qb = sparse.csr_matrix((np.ones(counts.nnz, np.float32), counts.indices, counts.indptr), counts.shape)
-            parts.append(self._scored(qc @ self._inv_cos, qb @ self._inv_cont, min_score, None))
+        present = _presence(occ.owner[snap], pos[snap], n, len(a["vocab"]), np.asarray(a["idf"]))
+        # a post's norm: its distinct live terms' idf², a term the snapshot never saw at the unseen-term IDF
+        norm = np.sqrt(present.power(2).sum(axis=1).A1 + unknown * self._unseen_idf**2)
+        norm[norm == 0] = 1.0
+        if present.nnz and len(a["entry_ids"]):
+            parts.append(self._scored(present @ self._inv, norm, np.asarray(a["norms"]), min_score, None))
         if self._added:
-            dvocab, dcos, dcont, drumors, _ = self._deltas()
-            live = ~known | snap
+            dvocab, dmatrix, dnorms, drumors, _ = self._deltas()
             dpos, dknown = _lookup(dvocab, occ.ids)
-            dknown &= live
+            dknown &= ~known | snap
             if dknown.any():
-                dcounts = sparse.csr_matrix(
-                    (np.ones(int(dknown.sum()), dtype=np.float32), (occ.owner[dknown], dpos[dknown])),
-                    shape=(n, dvocab.size),
-                )
-                dcounts.sum_duplicates()
-                drows = np.repeat(np.arange(n), np.diff(dcounts.indptr))
-                didf = self._delta_idf[dcounts.indices]
-                dweight = (1.0 + np.log(dcounts.data)) * didf / norm[drows]
-                qc = sparse.csr_matrix((dweight.astype(np.float32), dcounts.indices, dcounts.indptr), dcounts.shape)
-                qb = sparse.csr_matrix((np.ones(dcounts.nnz, np.float32), dcounts.indices, dcounts.indptr), qc.shape)
-                parts.append(self._scored(qc @ dcos, qb @ dcont, min_score, drumors))
+                dpresent = _presence(occ.owner[dknown], dpos[dknown], n, dvocab.size, self._delta_idf)
+                parts.append(self._scored(dpresent @ dmatrix, norm, dnorms, min_score, drumors))
         parts = [p for p in parts if p[0].size]
         if not parts:
             return out
@@ -538,19 +509,26 @@ class ClaimIndex:
             out[q_i].append(ClaimHit(r, float(s), float(c), self._evidence(occ, mine, t_i)))
         return out
 
-    def _scored(self, cos: sparse.csr_matrix, cont: sparse.csr_matrix, min_score: float, rumors: np.ndarray | None):
-        """(query, text, containment, rumor, score) of the product cells scoring above min_score; delta texts are
-        numbered -1, -2, … (rumors given), snapshot texts from 0 with the removed ones left out."""
-        if not (np.array_equal(cos.indptr, cont.indptr) and np.array_equal(cos.indices, cont.indices)):
-            cos.sort_indices()  # the same sparsity: equal once both are in order
-            cont.sort_indices()
-        cv = np.minimum(cos.data, 1.0)
-        ct = np.minimum(cont.data, 1.0)
-        score = _score(cv.astype(np.float64), ct.astype(np.float64))
+    def _scored(
+        self,
+        product: sparse.csr_matrix,
+        qnorm: np.ndarray,
+        tnorm: np.ndarray,
+        min_score: float,
+        rumors: np.ndarray | None,
+    ) -> tuple[np.ndarray, ...]:
+        """(query, text, containment, rumor, score) of the product's cells scoring above min_score; delta texts are
+        numbered -1, -2, … (rumors given), snapshot texts from 0 with the removed ones left out.
+
+        product[q, t] = Σ idf² / |t| over the shared terms: cosine = product / |q|, containment = product / |t|."""
+        qi = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
+        ti = product.indices.astype(np.int64)
+        p = product.data.astype(np.float64)
+        cos = np.minimum(p / qnorm[qi], 1.0)
+        ct = np.minimum(p / tnorm[ti], 1.0)
+        score = _score(cos, ct)
         keep = score > min_score
-        qi = np.repeat(np.arange(cos.shape[0]), np.diff(cos.indptr))[keep]
-        ti = cos.indices[keep].astype(np.int64)
-        ct, score = ct[keep].astype(np.float64), score[keep]
+        qi, ti, ct, score = qi[keep], ti[keep], ct[keep], score[keep]
         if rumors is not None:
             return qi, -1 - ti, ct, rumors[ti], score
         dead = self._dead_rows()
@@ -582,18 +560,36 @@ class ClaimIndex:
         weight = tidf[at[shared]]
         order = np.argsort(start, kind="stable")
         start, end, weight = start[order], end[order], weight[order]
-        spans: list[list[float]] = []
-        for s_, e_, w_ in zip(start.tolist(), end.tolist(), weight.tolist(), strict=True):
-            if spans and s_ < spans[-1][1]:  # overlapping terms make one stretch
-                spans[-1][1] = max(spans[-1][1], e_)
-                spans[-1][2] = max(spans[-1][2], w_)
-            else:
-                spans.append([s_, e_, w_])
+        reach = np.maximum.accumulate(end)
+        opens = np.ones(start.size, dtype=bool)  # a stretch starts where no earlier term reaches
+        opens[1:] = start[1:] >= reach[:-1]
+        heads = np.flatnonzero(opens)
+        tails = np.append(heads[1:], start.size) - 1
+        best = np.maximum.reduceat(weight, heads)
+        rank = np.lexsort((start[heads], -(reach[tails] - start[heads]), -best))
         chosen: list[str] = []
-        for s_, e_, _ in sorted(spans, key=lambda x: (-x[2], -(x[1] - x[0]), x[0])):
-            term = occ.joined[int(s_) : int(e_)]
+        for i in rank.tolist():
+            term = occ.joined[int(start[heads[i]]) : int(reach[tails[i]])]
             if term not in chosen:
                 chosen.append(term)
             if len(chosen) == MAX_TERMS:
                 break
         return tuple(chosen)
+
+
+def _presence(owner: np.ndarray, col: np.ndarray, n: int, width: int, idf: np.ndarray) -> sparse.csr_matrix:
+    """posts × terms, the term's idf where the post has it (once, however often it occurs)."""
+    present = sparse.csr_matrix((np.ones(owner.size, dtype=np.float32), (owner, col)), shape=(n, width))
+    present.sum_duplicates()
+    present.data = np.asarray(idf)[present.indices].astype(np.float32)
+    return present
+
+
+def _distinct_per_owner(owner: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """How many distinct ids each owner has."""
+    if not ids.size:
+        return np.zeros(n)
+    with np.errstate(over="ignore"):
+        keys = _mix(ids + owner.astype(np.uint64) * _SALT_WORD)  # an (owner, id) pair as one 64-bit hash
+    _, first = np.unique(keys, return_index=True)
+    return np.bincount(owner[first], minlength=n).astype(np.float64)
