@@ -293,7 +293,9 @@ def speed(rumors: int, *, queries: int = 1000, batch: int = 100, seed: int = 202
     corpus = Corpus(seed)
     stock = corpus.posts(rumors)
     rng = random.Random(seed)
-    posts = [corpus.edit(rng.choice(stock), 0.1) if i % 2 else corpus.post(rng.randint(40, 200)) for i in range(queries)]
+    posts = [
+        corpus.edit(rng.choice(stock), 0.1) if i % 2 else corpus.post(rng.randint(40, 200)) for i in range(queries)
+    ]
     background = corpus.posts(min(rumors, 10_000))
     started = time.perf_counter()
     near = MatchIndex(prepare(stock).entries)

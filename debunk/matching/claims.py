@@ -6,26 +6,43 @@ other words shares few of its 3-grams with the rumor, but it shares the claim's 
 places, numbers, rare words). This index weighs n-grams by how rare they are, so a reworded post still scores.
 
 Terms. A text is normalised (`normalize_text`: NFKC, lower case, Simplified Chinese, letters/digits/CJK only), with
-whitespace kept as a word boundary. CJK runs (digits join them in a text that has CJK) give char 2- and 3-grams;
-other runs (Latin etc.) are words: each word is a term, plus its char 3- to 5-grams. Every term is hashed to a
-64-bit id (a polynomial hash over the code points, vectorised, then a splitmix64 finaliser); the vocabulary is the
-sorted unique ids of the snapshot's texts.
+whitespace kept as a word boundary. CJK runs (digits join them in a text that has CJK) give char bigrams; other runs
+(Latin etc.) are words: each word is a term, plus its char 3- to 5-grams. Every term is hashed to a 64-bit id (a
+polynomial hash over the code points, vectorised over a whole batch, then a splitmix64 finaliser); the vocabulary is
+the sorted unique ids of the snapshot's texts (a batch's ids are sorted before the look-up: binary searches over
+increasing keys reuse the cache).
 
 Weights. IDF = ln((1 + N) / (1 + df)) + 1, with df counted over the stock's texts plus the `background` texts (recent
-archive posts: boilerplate such as "新冠肺炎确诊病例" is common there, so it weighs little). A term whose df is above
-MAX_DF_SHARE of N (and above MIN_PRUNE_DF texts) is pruned: it is neither indexed nor counted in a query (common
-n-grams would make the posting lists long and the product a near-dense scan). A text's vector is sublinear TF
-(1 + ln tf) × IDF, L2-normalised.
+archive posts: boilerplate such as "新冠肺炎确诊病例" is common there, so it weighs little). A term in more than
+max(MIN_PRUNE_DF, MAX_DF_SHARE × N) texts is pruned: neither indexed nor counted in a post (common n-grams make long
+posting lists, and the product a near-dense scan). TF is binary (a term counts once per text: claims are short).
 
-Search. The inverted index is a CSR matrix terms × texts; a batch of posts is one sparse product with it (cosine of
-every post with every text sharing a term) plus one with the IDF-share matrix (containment: the IDF-weighted share
-of the text's terms present in the post). The best text of each rumor stands for the rumor; the k best rumors are
-returned. Terms unknown to the snapshot count in the post's norm at the IDF of an unseen term.
+Search. The inverted index is a CSR matrix terms × texts holding idf / ‖text‖ (‖text‖² = Σ idf² of its terms). A
+batch of posts (posts × terms, idf where present) times it is one sparse product P[post, text] = Σ idf² / ‖text‖
+over the shared terms, from which both measures follow: cosine = P / ‖post‖ and containment = P / ‖text‖ (the
+idf²-weighted share of the text's terms present in the post). A post's terms the snapshot never saw count in ‖post‖
+at the unseen-term IDF. The best text of each rumor stands for the rumor; the k best rumors are returned, each with
+its evidence: the post's stretches made of shared terms ("石正丽", "第三宿主"), highest IDF first.
 
-Score (what the per-label thresholds apply to): `SCORE_WEIGHT` × cosine + (1 − SCORE_WEIGHT) × containment.
-Chosen by data: on claims_zh_checked (`manage.py eval_claims`, 5-fold CV over claim groups, thresholds for precision
-≥ 0.95 chosen on training folds only) see `docs/architecture.md` and the eval's output; the variants tried are listed
-at SCORE_WEIGHT below.
+Score (what the per-label thresholds apply to): SCORE_WEIGHT × cosine + (1 − SCORE_WEIGHT) × containment, with
+SCORE_WEIGHT = 0.5. Cosine alone penalises a post that carries the claim among much else; containment alone ranks
+a long rumor text that a post half-repeats too low and short texts too high. Chosen on claims_zh_checked.jsonl
+(`manage.py eval_claims`: 160 queries in 42 claim groups, 111 stock posts, 1,403 real posts as negatives; 5-fold
+CV over claim groups, thresholds for precision ≥ 0.95 chosen on the training folds only). What was tried there, in
+recall at CV precision ≥ 0.95 / top-5 recall / top-1 among the 63 rewordings (differences of 0.01–0.02 are one to
+three queries: the choice is among near-equals):
+
+- two products, sublinear TF, IDF-weighted containment, char 2+3-grams, pruning at 5%: weight 0 (containment)
+  0.64 / 0.96 / 0.56; 0.25: 0.66 / 0.96 / 0.60; 0.5: 0.66 / 0.96 / 0.67; 0.75: 0.66 / 0.96 / 0.65; 1 (cosine):
+  0.65 / 0.96 / 0.63; bigrams only 0.66 / 0.98 / 0.63; 1–3-grams 0.66 / 0.97 / 0.63; 2–4-grams 0.66 / 0.96 / 0.65;
+  pruning at 2% / 20% / none: 0.66 / 0.95 / 0.63, 0.66 / 0.96 / 0.65, 0.66 / 0.97 / 0.63;
+- one product (binary TF, idf² containment: the form kept, it halves the work), bigrams: pruning floor 50 texts
+  0.66 / 0.96 / 0.59, floor 100 0.65 / 0.97 / 0.63, floor 200 0.66 / 0.97 / 0.63, no pruning 0.68 / 0.98 / 0.65;
+  at floor 50: weight 0.75 0.66 / 0.96 / 0.56, weight 1 0.64 / 0.96 / 0.59, 2+3-grams 0.66 / 0.95 / 0.62; at floor
+  200 (kept): weight 0.25 0.66 / 0.97 / 0.60, 0.6 0.66 / 0.97 / 0.62, 0.75 0.66 / 0.97 / 0.62 (CV precision 0.94).
+
+Pruning is what keeps a batch cheap at 100,000 rumor texts (a term is then in at most ~200 texts); its cost in
+quality at that scale is not measured by this small dataset, where the floor of 200 texts prunes little.
 
 Deltas. After `clone`, `add` and `remove_rumor` change a small in-memory part: added texts are weighted with the
 snapshot's IDF (a term the snapshot never saw gets the unseen-term IDF) and searched by a small matrix of their own;

@@ -11,7 +11,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from debunk.bench.claims_eval import DatasetError, evaluate, speed
 
 
-
 class Command(BaseCommand):
     help = (
         "Evaluate claim matching (char n-gram TF-IDF) against near-duplicate matching on a claims JSONL dataset: "
