@@ -284,9 +284,9 @@ def evaluate(
 
 
 def speed(rumors: int, *, queries: int = 1000, batch: int = 100, seed: int = 20261121) -> dict[str, Any]:
-    """Seconds for `queries` synthetic posts (half of them edited copies of stock texts) matched `batch` at a time
-    against `rumors` synthetic rumor texts: the claim index (min_score 0.2) and the near-duplicate matcher, in the
-    same process and run, with the index sizes and build times."""
+    """Seconds for `queries` synthetic posts (half of them edited copies of stock texts; then as many unrelated ones)
+    matched `batch` at a time against `rumors` synthetic rumor texts: the claim index (min_score 0.2) and the
+    near-duplicate matcher, in the same process and run (best of 3), with the index sizes and build times."""
     from debunk.bench.matching import Corpus, batch_seconds, prepare
     from debunk.matching.index import MatchIndex
 
@@ -304,16 +304,20 @@ def speed(rumors: int, *, queries: int = 1000, batch: int = 100, seed: int = 202
     claims = ClaimIndex((ClaimEntry(i, i, t) for i, t in enumerate(stock)), background=background)
     claim_build = time.perf_counter() - started
 
-    def claim_seconds() -> float:
+    unrelated = corpus.posts(queries)
+
+    def claim_seconds(texts: list[str]) -> float:
         started = time.perf_counter()
-        for i in range(0, len(posts), batch):
-            claims.search(posts[i : i + batch], k=TOP, min_score=0.2)
+        for i in range(0, len(texts), batch):
+            claims.search(texts[i : i + batch], k=TOP, min_score=0.2)
         return time.perf_counter() - started
 
     batch_seconds(near, posts[:batch])  # compile and warm up both
-    claim_seconds()
+    claim_seconds(posts)
     near_s = min(batch_seconds(near, posts, batch) for _ in range(3))
-    claim_s = min(claim_seconds() for _ in range(3))
+    claim_s = min(claim_seconds(posts) for _ in range(3))
+    near_unrelated = min(batch_seconds(near, unrelated, batch) for _ in range(3))
+    claim_unrelated = min(claim_seconds(unrelated) for _ in range(3))
     return {
         "rumors": rumors,
         "posts": queries,
@@ -321,6 +325,8 @@ def speed(rumors: int, *, queries: int = 1000, batch: int = 100, seed: int = 202
         "near_duplicate_seconds": round(near_s, 4),
         "claim_seconds": round(claim_s, 4),
         "match_speed_kept_with_claims": round(near_s / (near_s + claim_s), 3),
+        "unrelated_posts_near_duplicate_seconds": round(near_unrelated, 4),  # no hit: no evidence to gather
+        "unrelated_posts_claim_seconds": round(claim_unrelated, 4),
         "claim_index_mb": round(claims.nbytes() / 1e6, 1),
         "near_duplicate_index_mb": round(near.nbytes() / 1e6, 1),
         "claim_build_seconds": round(claim_build, 1),

@@ -440,8 +440,8 @@ class ClaimIndex:
         return len(self._added) + len(self._removed - self._added.keys())
 
     def __len__(self) -> int:
-        ids = np.asarray(self._a["entry_ids"])
-        return int((~self._dead_rows()).sum()) + len(self._added) if ids.size or self._added else 0
+        """Live texts: the snapshot's not removed or replaced, plus the added ones."""
+        return int((~self._dead_rows()).sum()) + len(self._added)
 
     def _dead_rows(self) -> np.ndarray:
         if self._dead is None:

@@ -95,6 +95,7 @@ def test_deltas_add_replace_and_remove():
     clone.remove_rumor(3)
     assert clone.version == 5 and clone.snapshot_version == 0
     assert clone.delta_size == 3  # 2 added (one replacing a snapshot text), rumor 3's text removed
+    assert len(index) == 5 and len(clone) == 5  # 5 - rumor 3 - the replaced text + 2 added
     post_wine = "据说喝白酒能杀死病毒"
     post_ships = "美国的10艘医疗军舰已经开进纽约港"
     post_wu = RUMORS[3]
@@ -159,3 +160,18 @@ def test_terms_cjk_ngrams_and_latin_words():
     assert cjk == {"石正", "正丽", "丽说"}  # CJK_NGRAMS = (2,)
     latin = {t.text(i) for i in range(t.off[1], t.off[2])}
     assert {"hello", "world", "hel", "ello", "orld"} <= latin and "lowo" not in latin  # no n-gram across words
+
+
+def test_a_post_quoting_the_claim_among_much_else_contains_it():
+    post = "转发一下，" + RUMORS[4] + "，另外今天天气很好，我们去公园散步，晚上吃火锅，明天还要上班，大家早点睡觉"
+    hit = _index().search([post])[0][0]
+    assert hit.rumor_id == 4 and hit.containment > 0.99 and hit.score < 1.0
+
+
+def test_traditional_and_full_width_fold_to_the_same_terms():
+    index = _index()
+    simplified = index.search(["钟南山院士已空降北京"])[0][0]
+    traditional = index.search(["鍾南山院士已空降北京！！"])[0][0]
+    assert traditional.rumor_id == simplified.rumor_id == 4
+    assert traditional.score == pytest.approx(simplified.score)
+    assert index.search(["ＯＢＡＭＡ　ｋｅｎｙａ"])[0][0].rumor_id == 5
