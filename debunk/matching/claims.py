@@ -379,7 +379,8 @@ class ClaimIndex:
         self._removed: set[int] = set()  # snapshot entry ids removed or superseded
         self._dead: np.ndarray | None = None
         self._delta_matrix: tuple | None = None
-        self._delta_idf = np.zeros(0)
+        norms = np.asarray(a["norms"])
+        self._min_norm = float(norms[norms > 0].min(initial=np.inf))
 
     # ---- snapshot files ---------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -465,13 +466,13 @@ class ClaimIndex:
             if deltas:
                 idf[col] = np.concatenate([d.idf for d in deltas])  # one IDF per term: the snapshot's
                 data = (idf[col] / norms[row]).astype(np.float32)
-            self._delta_idf = idf
             self._delta_matrix = (
                 vocab,
                 sparse.csr_matrix((data, (col, row)), shape=shape),
                 norms,
                 np.array([d.entry.rumor_id for d in deltas], dtype=np.int64),
                 deltas,
+                idf,
             )
         return self._delta_matrix
 
@@ -495,14 +496,18 @@ class ClaimIndex:
         norm = np.sqrt(present.power(2).sum(axis=1).A1 + unknown * self._unseen_idf**2)
         norm[norm == 0] = 1.0
         if present.nnz and len(a["entry_ids"]):
-            parts.append(self._scored(present @ self._inv, norm, np.asarray(a["norms"]), min_score, None))
+            scale = _bound_scale(norm, self._min_norm)
+            product = _scaled_rows(present, scale) @ self._inv
+            parts.append(self._scored(product, scale, norm, a["norms"], min_score, None))
         if self._added:
-            dvocab, dmatrix, dnorms, drumors, _ = self._deltas()
+            dvocab, dmatrix, dnorms, drumors, _, didf = self._deltas()
             dpos, dknown = _lookup(dvocab, occ.ids)
             dknown &= ~known | snap
             if dknown.any():
-                dpresent = _presence(occ.owner[dknown], dpos[dknown], n, dvocab.size, self._delta_idf)
-                parts.append(self._scored(dpresent @ dmatrix, norm, dnorms, min_score, drumors))
+                dpresent = _presence(occ.owner[dknown], dpos[dknown], n, dvocab.size, didf)
+                scale = _bound_scale(norm, float(dnorms[dnorms > 0].min(initial=np.inf)))
+                product = _scaled_rows(dpresent, scale) @ dmatrix
+                parts.append(self._scored(product, scale, norm, dnorms, min_score, drumors))
         parts = [p for p in parts if p[0].size]
         if not parts:
             return out
@@ -529,6 +534,7 @@ class ClaimIndex:
     def _scored(
         self,
         product: sparse.csr_matrix,
+        scale: np.ndarray,
         qnorm: np.ndarray,
         tnorm: np.ndarray,
         min_score: float,
@@ -537,12 +543,15 @@ class ClaimIndex:
         """(query, text, containment, rumor, score) of the product's cells scoring above min_score; delta texts are
         numbered -1, -2, … (rumors given), snapshot texts from 0 with the removed ones left out.
 
-        product[q, t] = Σ idf² / |t| over the shared terms: cosine = product / |q|, containment = product / |t|."""
-        qi = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
-        ti = product.indices.astype(np.int64)
-        p = product.data.astype(np.float64)
+        product[q, t] = scale[q] × P with P = Σ idf² / |t| over the shared terms: cosine = P / |q|, containment =
+        P / |t|. scale[q] = w / |q| + (1 - w) / (smallest |t|) makes the product a bound on the score, so one
+        comparison over its cells leaves only the few worth scoring exactly."""
+        cells = np.flatnonzero(product.data > min_score * (1 - 1e-5))  # float32 rounding of the bound
+        qi = np.searchsorted(product.indptr, cells, side="right") - 1
+        ti = product.indices[cells].astype(np.int64)
+        p = product.data[cells].astype(np.float64) / scale[qi]
         cos = np.minimum(p / qnorm[qi], 1.0)
-        ct = np.minimum(p / tnorm[ti], 1.0)
+        ct = np.minimum(p / np.asarray(tnorm)[ti], 1.0)
         score = _score(cos, ct)
         keep = score > min_score
         qi, ti, ct, score = qi[keep], ti[keep], ct[keep], score[keep]
@@ -610,3 +619,13 @@ def _distinct_per_owner(owner: np.ndarray, ids: np.ndarray, n: int) -> np.ndarra
         keys = _mix(ids + owner.astype(np.uint64) * _SALT_WORD)  # an (owner, id) pair as one 64-bit hash
     _, first = np.unique(keys, return_index=True)
     return np.bincount(owner[first], minlength=n).astype(np.float64)
+
+
+def _bound_scale(qnorm: np.ndarray, min_tnorm: float) -> np.ndarray:
+    """Per post, the factor that turns P into an upper bound of its score with any text (`ClaimIndex._scored`)."""
+    return (SCORE_WEIGHT / qnorm + (1.0 - SCORE_WEIGHT) / min_tnorm).astype(np.float32)
+
+
+def _scaled_rows(matrix: sparse.csr_matrix, scale: np.ndarray) -> sparse.csr_matrix:
+    data = (matrix.data * np.repeat(scale, np.diff(matrix.indptr))).astype(np.float32)
+    return sparse.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape)
