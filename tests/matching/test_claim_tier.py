@@ -182,3 +182,35 @@ def test_boilerplate_contained_in_unrelated_news_does_not_decide(client, checker
     assert near_duplicate(news) != []
     settings.CLAIM_WEIGHTED_CONTAINMENT_MIN = 0.99
     assert near_duplicate(news + "网传：" + BOILERPLATE + "，都是第一人民医院的医生护士") != []
+
+
+# --- the suspected-match queue in the admin -------------------------------------------------------------------------
+
+
+def test_the_queue_shows_stage_rank_and_terms_and_filters_by_stage(client, stock, reviewer):
+    from django.test import Client
+    from django.urls import reverse
+
+    post(client, REWORDED, platform_post_id="r1")
+    verdict = VerdictLabel.objects.get(code="false")
+    verdict.match_auto_threshold, verdict.match_review_threshold = 0.99, 0.3
+    verdict.save()
+    reset_caches()
+    post(client, CLAIM.replace("三天", "一周").replace("囤水", "存水"), platform_post_id="n1")  # a near-duplicate
+    claim_match = Match.objects.get(post__platform_post_id="r1")
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    browser.force_login(reviewer)
+    url = reverse("admin:debunk_match_changelist")
+    page = browser.get(url).content.decode()
+    assert "claim (reworded)" in page and "(#1)" in page and "near-duplicate" in page
+    for term in claim_match.evidence:
+        assert f'<mark class="evidence-term">{term}</mark>' in page
+    only = browser.get(url, {"stage__exact": "claim"}).context["cl"].result_list
+    assert [m.post.platform_post_id for m in only] == ["r1"]
+    detail = browser.get(reverse("admin:debunk_match_change", args=[claim_match.pk])).content.decode()
+    assert "claim score" in detail and 'class="evidence-term"' in detail
+    assert f"<mark>{claim_match.evidence[0]}</mark>" in detail  # the term marked in the post and the rumor's text
+    # confirming from the admin adds the reworded post as a variant
+    response = browser.post(reverse("admin:debunk_match_decide", args=[claim_match.pk, "confirm"]), follow=True)
+    assert "the text is now a variant" in response.content.decode()
+    assert stock.variants.filter(text=REWORDED).exists()
