@@ -79,14 +79,17 @@ def category_delete(*, category: Category, by: Any) -> None:
 # --- verdict labels --------------------------------------------------------------------------------------------
 
 
-THRESHOLD_PAIRS = (  # (auto field, review field): text similarity, then containment of the text read in an image
+THRESHOLD_PAIRS = (  # (auto field, review field): text similarity, containment of the text read in an image, and the
+    # claim tier's score (its auto threshold may be empty: the claim tier then only suggests)
     ("match_auto_threshold", "match_review_threshold"),
     ("ocr_auto_containment", "ocr_review_containment"),
+    ("claim_auto_threshold", "claim_review_threshold"),
 )
 
 
 def verdict_thresholds_check(**values: float | None) -> None:
-    """Every threshold given (by field name) is between 0 and 1, each review one at most its auto one."""
+    """Every threshold given (by field name) is between 0 and 1, each review one at most its auto one (when the auto
+    one is set)."""
     errors: dict[str, str] = {}
     for auto_field, review_field in THRESHOLD_PAIRS:
         auto, review = values.get(auto_field), values.get(review_field)
