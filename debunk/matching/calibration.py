@@ -13,8 +13,9 @@ A threshold `t` *decides* an item when its best score is ≥ t: the item is matc
 the share of decided items that are right; recall the share of positives decided right.
 
 `select_threshold` picks, on the items it is given, the threshold of highest recall among those whose precision
-reaches the target (the highest of them if several do: lowering it further would only add wrong decisions). `cross_validate` runs that choice k times, each time on every fold but one, and
-applies each threshold to the fold left out only: the pooled held-out decisions give precision and recall that no
+reaches the target (the highest of them if several do: lowering it further would only add wrong decisions).
+`cross_validate` runs that choice k times, each time on every fold but one, and applies each threshold to the fold
+left out only: the pooled held-out decisions give precision and recall that no
 threshold was fitted to (never in-sample). Stages form a cascade (the near-duplicate engine first, the claim tier on
 what it did not decide): each later stage's threshold is chosen on the training items the earlier ones left
 undecided.

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from debunk.matching.calibration import Stage, assign_folds, cross_validate, fit, select_threshold
+from debunk.matching.calibration import Stage, assign_folds, cross_validate, select_threshold
 
 
 def test_select_threshold_is_the_lowest_reaching_the_target():

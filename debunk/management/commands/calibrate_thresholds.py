@@ -174,9 +174,8 @@ class Command(BaseCommand):
         out("Expected precision and recall: pooled held-out folds, each threshold chosen on the other folds.")
         for code, label in report["labels"].items():
             out("")
-            out(
-                f"{code}: {label['rumors']} rumor(s), {label['positives']} positive(s), {label['negatives']} negative(s)"
-            )
+            counts = f"{label['rumors']} rumor(s), {label['positives']} positive(s), {label['negatives']} negative(s)"
+            out(f"{code}: {counts}")
             if label["note"]:
                 out(f"  not calibrated: {label['note']}")
                 continue
