@@ -60,7 +60,22 @@ precision:             matches pointing to the right rumor / all matches returne
 false_match_rate:      negatives answered with matched=true (any decision) / negatives
 false_matches_listed:  false matches to a rumor whose record lists the text among its positives (right by the
                        dataset's own labels, e.g. clef2020 negatives are tweets of other fact-checked claims)
-Records with an identical rumor_text (same_text_as) share one rumor."""
+Records with an identical rumor_text (same_text_as) share one rumor.
+
+Cross-validated figures (top of each stratum: the combined matcher; per stage under "stages"). Each text of a
+record is scored by each stage against every live rumor; a stage's best candidate decides when its score reaches the
+stage's threshold (near_duplicate: max(similarity, containment); claim: the claim index's score). Thresholds are
+chosen on all folds but one (rumors split into folds, never their texts), as the threshold of highest recall whose
+precision reaches the target, and applied to the held-out fold; the figures pool the held-out decisions. The
+combined matcher is the cascade: near_duplicate first, the claim tier on what it left undecided (its threshold
+chosen on the undecided training texts).
+recall / precision / false_match_rate: as above, of those held-out decisions (best candidate only).
+recall_with_suspected: positives whose own rumor the stock's configured thresholds put among its matches (near-
+                       duplicate: the match answer; claim: score >= the verdict's claim_review_threshold; combined:
+                       the answer, or the claim tier on texts the answer left unmatched while the answers hold no
+                       claim stage).
+top5_recall:           positives whose own rumor is among the stage's first five candidates (combined: the
+                       near-duplicate candidates, then the claim tier's)."""
 
 
 class Command(BaseCommand):
@@ -273,6 +288,20 @@ class Command(BaseCommand):
         )
         if report["other_live_rumors"]:
             out(f"{report['other_live_rumors']} live rumor(s) already in the database are matched against too.")
+        out("")
+        out(
+            f"Cross-validated over rumors ({report['cross_validation']['folds']} folds, thresholds aiming at precision "
+            f"{report['cross_validation']['target_precision']}, chosen on the other folds, never in-sample):"
+        )
+        staged = ["recall", "precision", "false_match_rate", "recall_with_suspected", "top5_recall"]
+        widths = [len(c) + 2 for c in staged]
+        out(f"{'stratum':<10}{'stage':<16}" + "".join(f"{c:>{w}}" for c, w in zip(staged, widths, strict=True)))
+        for stratum, figures in report["strata"].items():
+            for stage, block in [("combined", figures), *figures["stages"].items()]:
+                cells = ["-" if block.get(c) is None else f"{block[c]:.4f}" for c in staged]
+                out(f"{stratum:<10}{stage:<16}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+        out("")
+        out("The matcher as configured (the stock's thresholds):")
         columns = [
             "recall",
             "recall_with_suspected",
@@ -292,7 +321,7 @@ class Command(BaseCommand):
         for stratum, figures in report["strata"].items():
             cells = []
             for c in columns:
-                value = figures[c]
+                value = figures["configured"].get(c, figures[c])
                 cells.append("-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
             out(f"{stratum:<10}" + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True)))
         out("")
