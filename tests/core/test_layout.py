@@ -18,6 +18,7 @@ PURE_CORES = [
     "debunk.matching.index",
     "debunk.matching.compiled",
     "debunk.matching.matcher",
+    "debunk.matching.claims",
     "debunk.tracing.forest",
     "debunk.tracing.origins",
     "debunk.images.decode",
