@@ -203,6 +203,14 @@ if "numba.core.config" in sys.modules:
 MATCH_WARM_UP_AT_START = env_bool("MATCH_WARM_UP_AT_START", True)
 MATCH_CONTAINMENT_AUTO = float(env_str("MATCH_CONTAINMENT_AUTO", "0.8"))
 MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
+# The claim tier (debunk.matching.claim_decisions): texts the near-duplicate stage did not decide confidently are
+# searched in a char n-gram TF-IDF index of the live claims and variants, decided with each verdict label's claim
+# thresholds. Its document frequencies also count the newest CLAIM_BACKGROUND_POSTS posts of the archive. A
+# near-duplicate decision made by containment alone stands only when the IDF-weighted containment of the rumor's
+# text in the post reaches CLAIM_WEIGHTED_CONTAINMENT_MIN (boilerplate or a short rumor inside unrelated news).
+CLAIM_MATCHING = env_bool("CLAIM_MATCHING", True)
+CLAIM_BACKGROUND_POSTS = env_int("CLAIM_BACKGROUND_POSTS", 20000)
+CLAIM_WEIGHTED_CONTAINMENT_MIN = float(env_str("CLAIM_WEIGHTED_CONTAINMENT_MIN", "0.5"))
 
 # Image matching (debunk.images). An image matches a rumor image when their PDQ hashes differ by at most
 # IMAGE_HASH_AUTO_DISTANCE bits of 256 (no false pair in 310,878 measured negative pairs up to 40); up to

@@ -208,6 +208,9 @@ def matches_record(pairs: list[tuple[int, Decision]]) -> dict[int, list[int]]:
                     containment=row.containment,
                     via=row.via,
                     distance=row.distance,
+                    stage=row.stage,
+                    rank=row.rank,
+                    evidence=row.evidence,
                 ):
                     newly[d.rumor.pk].append(post_id)
     return dict(newly)
@@ -222,6 +225,9 @@ def _match_row(post_id: int, d: Decision, status: str) -> Match:
         status=status,
         via=d.via,
         distance=d.distance,
+        stage=d.stage,
+        rank=d.rank,
+        evidence=list(d.terms),
     )
 
 

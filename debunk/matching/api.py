@@ -134,16 +134,40 @@ class MatchItemOut(serializers.Serializer):
         help_text="What found it: the post's text, the image's perceptual hash, or the text read in the image "
         "(its `evidence` spans are then positions in the answer's `ocr_text`).",
     )
+    stage = serializers.ChoiceField(
+        choices=["near_duplicate", "claim", "semantic"],
+        help_text="Which matcher found it: `near_duplicate` (a copy or light edit of the rumor's text, or its "
+        "picture), `claim` (a rewording: the claim tier's character n-gram index; `score` and `terms` say why).",
+    )
     distance = serializers.IntegerField(
         required=False, help_text="With `via` image_hash: bits of 256 between the PDQ hashes (0: the same picture)."
     )
-    similarity = serializers.FloatField()
-    containment = serializers.FloatField()
+    score = serializers.FloatField(
+        required=False,
+        help_text="With `stage` claim: the claim score, 0 to 1, that the verdict label's claim thresholds apply to.",
+    )
+    terms = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="With `stage` claim: the evidence, up to 5 distinctive character n-grams the post shares with the "
+        "rumor's claim or a variant, most distinctive first.",
+    )
+    similarity = serializers.FloatField(
+        help_text="Near-duplicate: Jaccard similarity of the character 3-gram sets. Claim stage: the claim score."
+    )
+    containment = serializers.FloatField(
+        help_text="Near-duplicate: share of the rumor's 3-grams found in the post. Claim stage: the same share, "
+        "each n-gram weighted by how rare it is (IDF)."
+    )
     decision = serializers.ChoiceField(choices=["matched", "suspected"])
     verdict = VerdictOut()
     label_text = serializers.CharField()
     debunk = DebunkOut(allow_null=True)
-    evidence = EvidenceOut(many=True)
+    evidence = EvidenceOut(
+        many=True,
+        help_text="Near-duplicate: the runs of text the post shares with the rumor's claim. Empty for the claim "
+        "stage (see `terms`) and for an image hash.",
+    )
 
 
 class ImageOut(serializers.Serializer):

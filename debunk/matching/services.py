@@ -5,7 +5,7 @@ Changes nothing but the suspected-match queue (posts between a label's review an
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -21,6 +21,9 @@ from debunk.api.models import Platform
 from debunk.images.decision import line_groups
 from debunk.images.index import ImageHit
 from debunk.images.services import QueryImage, hash_hits, read_text_within
+from debunk.matching import claim_decisions
+from debunk.matching.decisions import ACTION_RANK, Decision
+from debunk.matching.decisions import merged as _merged
 from debunk.matching.index import MatchIndex
 from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepare, score_prepared
 from debunk.matching.models import AllowListEntry, Match, Post
@@ -30,21 +33,6 @@ from debunk.stock.models import Debunk, Rumor
 from debunk.stock.selectors import public_rumors
 from labels.models import VerdictLabel
 from search.services import search_cards
-
-ACTION_RANK = {"allow": 0, "review": 1, "label": 2, "block": 3}
-
-
-@dataclass
-class Decision:
-    rumor: Rumor
-    scored: Scored
-    action: str
-    suspected: bool
-    via: str = "text"  # Match.Via: the post's text, the image's hash, or the text read in the image
-    distance: int | None = None  # image hash: bits of 256
-
-
-VIA_RANK = {"text": 2, "image_hash": 1, "ocr": 0}  # which of two decisions on one rumor is reported, on a tie
 
 
 @dataclass(frozen=True)
@@ -59,17 +47,22 @@ class MatchRequest:
     ocr_text: str | None = None  # the image's text, already read (a match job)
 
 
-def decide(scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int]) -> list[Decision]:
-    """Apply each rumor's verdict thresholds; drop rumors allow-listed for this text."""
+def decide(
+    scored: list[Scored], rumors: dict[int, Rumor], allowed: set[int], imprecise: set[int] = frozenset()
+) -> list[Decision]:
+    """Apply each rumor's verdict thresholds; drop rumors allow-listed for this text. The rumors in `imprecise`
+    are decided on similarity alone (their containment failed the claim index's weighted check:
+    claim_decisions.imprecise)."""
     decisions = []
     for s in scored:
         rumor = rumors.get(s.rumor_id)
         if rumor is None or rumor.pk in allowed:
             continue
         verdict = rumor.verdict
-        if s.similarity >= verdict.match_auto_threshold or s.containment >= settings.MATCH_CONTAINMENT_AUTO:
+        contained = 0.0 if s.rumor_id in imprecise else s.containment
+        if s.similarity >= verdict.match_auto_threshold or contained >= settings.MATCH_CONTAINMENT_AUTO:
             decisions.append(Decision(rumor, s, verdict.default_action, suspected=False))
-        elif s.similarity >= verdict.match_review_threshold or s.containment >= settings.MATCH_CONTAINMENT_REVIEW:
+        elif s.similarity >= verdict.match_review_threshold or contained >= settings.MATCH_CONTAINMENT_REVIEW:
             decisions.append(Decision(rumor, s, "review", suspected=True))
     return decisions
 
@@ -102,20 +95,6 @@ def decide_image(hits: list[ImageHit], rumors: dict[int, Rumor], allowed: set[in
         action = rumor.verdict.default_action if confident else "review"
         decisions.append(Decision(rumor, scored, action, not confident, via="image_hash", distance=hit.distance))
     return decisions
-
-
-def _merged(*groups: list[Decision]) -> list[Decision]:
-    """One decision per rumor: a confident one over a suspected one, then by VIA_RANK; strongest first."""
-    best: dict[int, Decision] = {}
-    for decision in (d for group in groups for d in group):
-        current = best.get(decision.rumor.pk)
-        if current is None or _strength(decision) > _strength(current):
-            best[decision.rumor.pk] = decision
-    return sorted(best.values(), key=lambda d: (ACTION_RANK[d.action], d.rumor.verdict.severity_rank), reverse=True)
-
-
-def _strength(d: Decision) -> tuple[int, int, float]:
-    return (not d.suspected, VIA_RANK[d.via], max(d.scored.similarity, d.scored.containment))
 
 
 def match_text(
@@ -169,11 +148,13 @@ def match_many(
     sources = {}  # (request, rumor) -> (batch position, offset of that text in the request's OCR text)
     for i, ds in decided:
         for d in ds:
+            if not _with_spans(d):
+                continue
             if d.via == "ocr":
                 sources[i, d.rumor.pk] = ocr_found[i][2][d.rumor.pk]
-            elif d.via == "text":
+            else:
                 sources[i, d.rumor.pk] = (i, 0)
-    pairs = [(sources[i, d.rumor.pk][0], d.rumor.claim) for i, ds in decided for d in ds if d.via != "image_hash"]
+    pairs = [(sources[i, d.rumor.pk][0], d.rumor.claim) for i, ds in decided for d in ds if _with_spans(d)]
     spans = iter(evidence_many(batch, pairs))
     verdict_texts: dict[int, str] = {}  # each verdict's text in the active language, looked up once a request
     for position, decisions in decided:
@@ -221,9 +202,13 @@ def _decide_batch(requests: list[MatchRequest], *, offsets: bool) -> _Decided:
         image_allowed = _image_allow_listed(requests, cards)
     rumors = {rid: card.rumor for rid, card in cards.items()}
     ocr_found = {i: _best_of_parts(parts, scored, allowed) for i, parts in ocr_parts.items()}
+    claims = _claim_tier(requests, texts, batch, scored, cards, allowed, ocr_parts, index.version)
+    rumors = {rid: card.rumor for rid, card in cards.items()}  # with the claim candidates' rumors
     all_decisions = []
     for i, request in enumerate(requests):
-        decisions = decide(scored[i], rumors, allowed[i]) if scored[i] else []
+        decisions = decide(scored[i], rumors, allowed[i], claims.imprecise.get(i, set())) if scored[i] else []
+        if i in claims.hits and not any(not d.suspected for d in decisions):
+            decisions = _merged(decisions, claim_decisions.decide_claims(claims.hits[i], rumors, claims.allowed[i]))
         if request.image is not None:
             own = image_allowed.get(i, set())
             found, ocr_allowed, _ = ocr_found.get(i, ([], set(), {}))
@@ -232,8 +217,69 @@ def _decide_batch(requests: list[MatchRequest], *, offsets: bool) -> _Decided:
                 decide_image(reading.hits.get(i, []), rumors, own),
                 decide_ocr(found, rumors, own | ocr_allowed),
             )
+            read = ocr_parts[i][0][0] if i in ocr_parts else None
+            if read in claims.hits and not any(not d.suspected for d in decisions):
+                decide_read = claim_decisions.decide_claims(
+                    claims.hits[read], rumors, own | claims.allowed[read], via="ocr"
+                )
+                decisions = _merged(decisions, decide_read)
         all_decisions.append(decisions)
     return _Decided(index, batch, reading, cards, ocr_found, all_decisions)
+
+
+@dataclass
+class _Claims:
+    """The claim tier's part of a batch (claim_decisions), by batch position: the candidates of the texts it
+    searched, the rumors allow-listed for those texts, and per request the rumors whose near-duplicate decision
+    failed the precise containment check."""
+
+    hits: dict[int, list] = field(default_factory=dict)
+    allowed: dict[int, set[int]] = field(default_factory=dict)
+    imprecise: dict[int, set[int]] = field(default_factory=dict)
+
+
+def _claim_tier(
+    requests: list[MatchRequest],
+    texts: list[str],
+    batch: Prepared,
+    scored: list[list[Scored]],
+    cards: dict[int, "_Card"],
+    allowed: list[set[int]],
+    ocr_parts: dict[int, list[tuple[int, str, int]]],
+    version: int,
+) -> _Claims:
+    """Search the claim index for the posts' texts that the near-duplicate stage did not decide confidently on
+    similarity (or decided on containment alone), and for the whole texts read in images; `cards` gains the
+    candidates' rumors."""
+    found = _Claims()
+    if not claim_decisions.enabled():
+        return found
+    rumors = {rid: card.rumor for rid, card in cards.items()}
+    positions = [
+        i
+        for i, request in enumerate(requests)
+        if request.text.strip() and claim_decisions.needs_search(scored[i], rumors, allowed[i])
+    ]
+    positions += [parts[0][0] for parts in ocr_parts.values() if parts and parts[0][1].strip()]
+    if not positions:
+        return found
+    found.hits = dict(zip(positions, claim_decisions.search([texts[p] for p in positions]), strict=True))
+    # precise containment: the weighted containment of each rumor a near-duplicate decision rests on containment
+    # for; a rumor the first search did not rank is looked for among more candidates
+    checks = {i: claim_decisions.contained_rumors(scored[i], rumors) for i in positions if i < len(requests)}
+    wider = [i for i, ids in checks.items() if ids - {h.rumor_id for h in found.hits[i]}]
+    wide = dict(zip(wider, claim_decisions.search([texts[i] for i in wider], k=claim_decisions.WIDE), strict=True))
+    for i, ids in checks.items():
+        if ids:
+            weighted = {h.rumor_id: h.containment for h in wide.get(i, found.hits[i])}
+            found.imprecise[i] = claim_decisions.imprecise(scored[i], rumors, weighted)
+    rumor_ids = {h.rumor_id for hits in found.hits.values() for h in hits}
+    cards.update(_rumor_cards(rumor_ids - cards.keys(), version))
+    hashes = {p: batch.exact_hash(p) for p, hits in found.hits.items() if hits}
+    entries = _allow_listed(rumor_ids, set(hashes.values())) if hashes else set()
+    for p in found.hits:
+        found.allowed[p] = {rumor_id for rumor_id, digest in entries if digest == hashes.get(p)}
+    return found
 
 
 def ocr_text_parts(text: str) -> list[tuple[str, int]]:
@@ -269,9 +315,15 @@ def _best_of_parts(
     return found, set().union(*(allowed[p] for p, _, _ in parts)), where
 
 
+def _with_spans(decision: Decision) -> bool:
+    """Whether a decision's evidence is runs of shared text (a near-duplicate of the text or of the text read in
+    the image); an image hash has none, the claim stage has its shared terms instead."""
+    return decision.via != "image_hash" and decision.stage == "near_duplicate"
+
+
 def _spans(decision: Decision, spans: Any, source: tuple[int, int] | None) -> list[Span]:
     """The next evidence spans for a decision (none for an image hash), shifted into the OCR text for a part."""
-    if decision.via == "image_hash":
+    if not _with_spans(decision):
         return []
     found = next(spans)
     offset = source[1] if source else 0
@@ -486,6 +538,7 @@ def _match_payload(decision: Decision, card: _Card, spans: list[Span], verdict_t
     payload = {
         "rumor_id": card.rumor.pk,
         "via": decision.via,
+        "stage": decision.stage,
         "similarity": scored.similarity,
         "containment": scored.containment,
         "decision": "suspected" if decision.suspected else "matched",
@@ -496,6 +549,9 @@ def _match_payload(decision: Decision, card: _Card, spans: list[Span], verdict_t
     }
     if decision.distance is not None:
         payload["distance"] = decision.distance
+    if decision.stage == "claim":
+        payload["score"] = scored.similarity
+        payload["terms"] = list(decision.terms)
     return payload
 
 
@@ -562,6 +618,7 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
     for k, (request, _) in enumerate(items):
         if request.image is not None:
             _keep_post_image(post_ids[k], request)
+    evidence = Match._meta.get_field("evidence")
     rows = [
         (
             post_id,
@@ -572,11 +629,17 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
             now,
             d.via,
             d.distance,
+            d.stage,
+            d.rank,
+            evidence.get_db_prep_value(list(d.terms), connection),
         )
         for post_id, (_, decisions) in zip(post_ids, items, strict=True)
         for d in decisions
     ]
-    fields = ["post", "rumor", "similarity", "containment", "status", "created_at", "via", "distance"]
+    fields = [
+        *("post", "rumor", "similarity", "containment", "status", "created_at", "via", "distance"),
+        *("stage", "rank", "evidence"),
+    ]
     _insert(Match, fields, rows, ignore_conflicts=True)  # idempotent per post and rumor, as get_or_create was
     return post_ids
 

@@ -20,9 +20,9 @@ A "reload everything" change cannot be applied as a delta: until the background 
 keep answering from the previous snapshot plus deltas.
 
 `IndexServer` does all this for any index with the same few methods (build from entries, save, memory-mapped
-load, clone with deltas, remove a rumor, add an entry): the text index (`TEXT`, below) and the image hash index
-(`debunk.images.serving.IMAGES`) are served alike, from the same `IndexChange` versions, each in its own
-sub-directory of the snapshot directory.
+load, clone with deltas, remove a rumor, add an entry): the text index (`TEXT`, below), the claim index
+(`debunk.matching.claim_serving.CLAIMS`) and the image hash index (`debunk.images.serving.IMAGES`) are served
+alike, from the same `IndexChange` versions, each in its own sub-directory of the snapshot directory.
 """
 
 import fcntl
@@ -392,20 +392,24 @@ def _database_dir() -> Path | None:
 
 
 def warm_up() -> None:
-    """At process start: load the compiled matcher and this process's indexes (text, images), so that the first
-    request is as fast as the next."""
+    """At process start: load the compiled matcher and this process's indexes (text, claims, images), so that the
+    first request is as fast as the next."""
     compiled.warm_up()
     for server in servers():
         server.warm_up()
 
 
 def servers() -> list[IndexServer]:
-    """Every served index: the text one and those of other parts (images)."""
+    """Every served index: the text one, the claim index (unless CLAIM_MATCHING is off) and those of other parts
+    (images)."""
     from debunk.images.serving import IMAGES
+    from debunk.matching.claim_serving import CLAIMS
 
-    return [TEXT, IMAGES]
+    return [TEXT, CLAIMS, IMAGES] if settings.CLAIM_MATCHING else [TEXT, IMAGES]
 
 
 def reset() -> None:
-    for server in servers():
+    from debunk.matching.claim_serving import CLAIMS
+
+    for server in [*servers(), *([] if settings.CLAIM_MATCHING else [CLAIMS])]:
         server.reset()

@@ -34,6 +34,7 @@ def test_match_contract(client_for, rumor):
     assert set(match) == {
         "rumor_id",
         "via",
+        "stage",
         "similarity",
         "containment",
         "decision",
@@ -43,6 +44,7 @@ def test_match_contract(client_for, rumor):
         "evidence",
     }
     assert match["debunk"]["url"] == f"/rumors/{rumor.pk}/" and match["via"] == "text"
+    assert match["stage"] == "near_duplicate"
     start, end = match["evidence"][0]["post_span"]
     assert CLAIM[start:end] in CLAIM and end - start >= 20
 
