@@ -26,6 +26,7 @@ TOPICS = [
     "某医院医生偷卖器官被警方当场抓获",
     "台风将在今晚登陆全市停课停工两天",
 ]
+REAL_CLAIM_CANDIDATES = calibration.claim_candidates
 OTHER = "今天天气很好我们一家人去公园散步看到很多人在放风筝"
 
 
@@ -145,3 +146,10 @@ def test_bad_options(db, dataset):
     for args in (["--folds", "1"], ["--target-precision", "0"], ["--auto-precision", "1.5"]):
         with pytest.raises(CommandError):
             run("--dataset", str(dataset), *args)
+
+
+def test_with_the_real_claim_index(db, dataset, monkeypatch):
+    """The same run on debunk.matching.claims.ClaimIndex: the rewordings are found above the unrelated posts."""
+    monkeypatch.setattr(calibration, "claim_candidates", REAL_CLAIM_CANDIDATES)
+    review = run("--dataset", str(dataset), "--folds", "3")["labels"]["false"]["review"]
+    assert review["threshold"] is not None and review["recall"] > 0.5 and review["precision"] >= 0.9
