@@ -142,6 +142,12 @@ def test_bad_input_is_a_command_error_and_writes_nothing(db, tmp_path, content, 
     assert label_state() == before and AuditEvent.objects.count() == events
 
 
+def test_strata_filter(db, dataset):
+    with pytest.raises(CommandError, match="no record to calibrate on"):
+        run("--dataset", str(dataset), "--stratum", "clef2020")
+    assert run("--dataset", str(dataset), "--stratum", "zh", "--folds", "2")["strata"] == ["zh"]
+
+
 def test_bad_options(db, dataset):
     for args in (["--folds", "1"], ["--target-precision", "0"], ["--auto-precision", "1.5"]):
         with pytest.raises(CommandError):

@@ -63,6 +63,12 @@ class Command(BaseCommand):
             help=f"Verdict label code of records without a 'verdict' (default {DEFAULT_VERDICT!r}).",
         )
         parser.add_argument("--limit", type=int, help="Use only the first N records.")
+        parser.add_argument(
+            "--stratum",
+            action="append",
+            default=[],
+            help="Use only the records of this stratum (rumor_id prefix, e.g. checked); repeatable. Default: all.",
+        )
         parser.add_argument("--apply", action="store_true", help="Write the thresholds to the verdict labels.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
 
@@ -90,6 +96,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{path}: {len(malformed)} malformed line(s), nothing calibrated: " + "; ".join(malformed[:5])
             )
+        if opts["stratum"]:
+            records = [r for r in records if r.stratum in set(opts["stratum"])]
         if not records:
             raise CommandError(f"{path}: no record to calibrate on.")
         codes = {r.verdict or opts["verdict"] for r in records}
@@ -113,6 +121,7 @@ class Command(BaseCommand):
             "stage": opts["stage"],
             "folds": opts["folds"],
             "records": len(records),
+            "strata": sorted({r.stratum for r in records}),
             "labels": {r.verdict: self._label(r) for r in results},
             "applied": False,
         }
@@ -170,7 +179,10 @@ class Command(BaseCommand):
 
     def _print(self, report: dict[str, Any]) -> None:
         out = self.stdout.write
-        out(f"{report['records']} record(s) of {report['dataset']}; stage {report['stage']}, {report['folds']} folds.")
+        out(
+            f"{report['records']} record(s) of {report['dataset']} (strata {', '.join(report['strata'])}); "
+            f"stage {report['stage']}, {report['folds']} folds."
+        )
         out("Expected precision and recall: pooled held-out folds, each threshold chosen on the other folds.")
         for code, label in report["labels"].items():
             out("")
