@@ -4,7 +4,9 @@ Shared by the runtime's `calibrate_thresholds` command and the evaluations in de
 never imports them). Everything here works on one *item* per (labelled text, rumor record) pair:
 
 - `scores[i]`: the score of the item's best candidate rumor at one stage (NaN when the stage offered none);
-- `right[i]`: that best candidate is the item's own rumor (always False for a negative);
+- `right[i]`: that best candidate is a rumor the dataset pairs the text with: the item's own rumor for a positive,
+  or, for any item, a rumor whose record lists the text among its positives (a `clef2020` negative is a tweet of
+  another fact-checked claim: matching it to that claim is right by the dataset's own labels, and no false match);
 - `positive[i]`: the item is a positive (recall is counted over positives);
 - `groups[i]`: the item's rumor. Folds split rumors, never the texts of one rumor, so no held-out rumor has been
   seen when its threshold was chosen.
@@ -118,14 +120,15 @@ class CrossValidated:
         m = np.ones(len(self.fold), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         decided, right, positive = self.decided[m], self.right[m], self.positive[m]
         negatives = int((~positive).sum())
+        found = int((right & positive).sum())
 
         def rounded(x: float | None) -> float | None:
             return None if x is None else round(x, 4)
 
         return {
-            "recall": rounded(_share(int(right.sum()), int(positive.sum()))),
+            "recall": rounded(_share(found, int(positive.sum()))),
             "precision": rounded(_share(int(right.sum()), int(decided.sum()))),
-            "false_match_rate": rounded(_share(int((decided & ~positive).sum()), negatives)),
+            "false_match_rate": rounded(_share(int((decided & ~positive & ~right).sum()), negatives)),
             "decided": int(decided.sum()),
         }
 
@@ -287,6 +290,7 @@ class Items:
     positive: np.ndarray
     stratum: list[str]
     verdict: list[str | None]
+    accepted: list[frozenset[int]]  # per item: the rumors the dataset pairs its text with (see `right`)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -295,6 +299,11 @@ class Items:
 def items_of(records: Sequence[Record], rumor_of: dict[str, int]) -> Items:
     """Items of the records whose rumor_text has a rumor (`rumor_of`: rumor text → rumor id)."""
     texts, rumor, positive, stratum, verdict = [], [], [], [], []
+    listed: dict[str, set[int]] = {}  # text → rumors whose record lists it among its positives
+    for record in records:
+        if record.rumor_text in rumor_of:
+            for text in record.positives:
+                listed.setdefault(text, set()).add(rumor_of[record.rumor_text])
     for record in records:
         if record.rumor_text not in rumor_of:
             continue
@@ -305,7 +314,8 @@ def items_of(records: Sequence[Record], rumor_of: dict[str, int]) -> Items:
                 positive.append(label)
                 stratum.append(record.stratum)
                 verdict.append(record.verdict)
-    return Items(texts, rumor, np.array(positive, dtype=bool), stratum, verdict)
+    accepted = [frozenset(listed.get(text, ())) for text in texts]
+    return Items(texts, rumor, np.array(positive, dtype=bool), stratum, verdict, accepted)
 
 
 def best_candidates(
@@ -321,7 +331,7 @@ def best_candidates(
         if not found:
             continue
         scores[i] = found[0][1]
-        right[i] = bool(items.positive[i]) and found[0][0] == own
+        right[i] = found[0][0] in items.accepted[i]
         top5[i] = bool(items.positive[i]) and any(rid == own for rid, _ in found[:5])
     return Stage(name, scores, right), top5
 
