@@ -5,7 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from debunk.matching.calibration import Stage, assign_folds, cross_validate, select_threshold
+from debunk.matching.calibration import (
+    Record,
+    Stage,
+    assign_folds,
+    best_candidates,
+    cross_validate,
+    items_of,
+    select_threshold,
+)
 
 
 def test_select_threshold_is_the_lowest_reaching_the_target():
@@ -79,3 +87,16 @@ def test_the_cascade_chooses_the_later_stage_on_what_the_earlier_left():
     assert set(done.decided_by[kind == "copy"].tolist()) == {0}
     assert set(done.decided_by[kind == "reword"].tolist()) == {1}
     assert all(0.1 < t <= 0.7 for t in done.thresholds["claim"])  # not 0.2..: the copies were left out
+
+
+def test_items_are_right_by_the_datasets_own_labels():
+    """A negative of one record that another record lists among its positives is right when matched to that other
+    rumor (no false match), wrong when matched to any other; records with one rumor text share its rumor."""
+    a = Record(1, "x:1", "x", "zh", "A", positives=("a1",), negatives=("b1",))
+    b = Record(2, "x:2", "x", "zh", "B", positives=("b1",), negatives=())
+    a_again = Record(3, "x:3", "x", "zh", "A", positives=("a2",), negatives=())
+    items = items_of([a, b, a_again], {"A": 10, "B": 20})
+    assert items.texts == ["a1", "b1", "b1", "a2"] and items.rumor == [10, 10, 20, 10]
+    stage, top5 = best_candidates(items, {"a1": [(20, 0.9), (10, 0.8)], "b1": [(20, 1.0)], "a2": [(10, 0.5)]}, "s")
+    assert stage.right.tolist() == [False, True, True, True]
+    assert top5.tolist() == [True, False, True, True]  # top 5: positives only, own rumor anywhere in the five
