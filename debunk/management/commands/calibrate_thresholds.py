@@ -193,7 +193,9 @@ class Command(BaseCommand):
                 continue
             for name in ("review", "auto"):
                 chosen = label[name]
-                value = "none (the claim tier only suggests)" if chosen["threshold"] is None else chosen["threshold"]
+                value = chosen["threshold"]
+                if value is None:
+                    value = "none (the claim tier only suggests)" if name == "auto" else "none reaches the target"
                 out(
                     f"  {name:<6} threshold {value}; target precision {chosen['target_precision']}: "
                     f"precision {chosen['precision']}, recall {chosen['recall']}, "
