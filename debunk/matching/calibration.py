@@ -5,8 +5,9 @@ never imports them). Everything here works on one *item* per (labelled text, rum
 
 - `scores[i]`: the score of the item's best candidate rumor at one stage (NaN when the stage offered none);
 - `right[i]`: that best candidate is a rumor the dataset pairs the text with: the item's own rumor for a positive,
-  or, for any item, a rumor whose record lists the text among its positives (a `clef2020` negative is a tweet of
-  another fact-checked claim: matching it to that claim is right by the dataset's own labels, and no false match);
+  or, for any item, a rumor whose record lists the text among its positives or whose text it is (a `clef2020`
+  negative is a tweet of another fact-checked claim, a `checked` negative often another claim's post: matching it to
+  that claim is right by the dataset's own labels, and no false match);
 - `positive[i]`: the item is a positive (recall is counted over positives);
 - `groups[i]`: the item's rumor. Folds split rumors, never the texts of one rumor, so no held-out rumor has been
   seen when its threshold was chosen.
@@ -314,7 +315,10 @@ def items_of(records: Sequence[Record], rumor_of: dict[str, int]) -> Items:
                 positive.append(label)
                 stratum.append(record.stratum)
                 verdict.append(record.verdict)
-    accepted = [frozenset(listed.get(text, ())) for text in texts]
+    # a text that is itself a rumor's text (a `checked` negative is often another claim's post) belongs to it too
+    accepted = [
+        frozenset(listed.get(text, set()) | ({rumor_of[text]} if text in rumor_of else set())) for text in texts
+    ]
     return Items(texts, rumor, np.array(positive, dtype=bool), stratum, verdict, accepted)
 
 

@@ -100,3 +100,6 @@ def test_items_are_right_by_the_datasets_own_labels():
     stage, top5 = best_candidates(items, {"a1": [(20, 0.9), (10, 0.8)], "b1": [(20, 1.0)], "a2": [(10, 0.5)]}, "s")
     assert stage.right.tolist() == [False, True, True, True]
     assert top5.tolist() == [True, False, True, True]  # top 5: positives only, own rumor anywhere in the five
+    c = Record(4, "x:4", "x", "zh", "C", positives=(), negatives=("B",))  # a negative that is B's own text
+    items = items_of([b, c], {"B": 20, "C": 30})
+    assert items.accepted == [frozenset({20}), frozenset({20})]
