@@ -363,7 +363,8 @@ def claim_candidates(
 
 @dataclass(frozen=True)
 class Chosen:
-    """One threshold: the value to apply (chosen on every item), and what cross-validation measured of the choice."""
+    """One threshold: the value to apply (chosen on every item), and what cross-validation measured of the choice
+    (precision, recall, false_match_rate: of the last aim tried; `threshold` None when even aiming at 1 fell short)."""
 
     field: str
     target: float
@@ -372,11 +373,13 @@ class Chosen:
     recall: float | None
     false_match_rate: float | None
     fold_thresholds: list[float | None]
+    aimed_at: float  # the precision the choice aimed at on the training folds for the held-out one to reach target
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
             "target_precision": self.target,
+            "aimed_at": self.aimed_at,
             "precision": self.precision,
             "recall": self.recall,
             "false_match_rate": self.false_match_rate,
@@ -399,12 +402,26 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+TARGET_STEP = 0.0025  # how far the precision a choice aims at is raised while its held-out precision falls short
+
+
 def _choose(
     stage: Stage, positive: np.ndarray, groups: np.ndarray, field: str, target: float, folds: int, seed: int
 ) -> Chosen:
-    done = cross_validate([stage], positive, groups, target=target, folds=folds, seed=seed)
-    measured = done.figures()
-    applied = fit([stage], positive, target=target)[stage.name].threshold
+    """The threshold whose cross-validated precision reaches `target`: the choice aims at `target`, then higher
+    (TARGET_STEP at a time, up to 1) until the pooled held-out precision of the choices made on the other folds
+    reaches `target`; the threshold is that aim's choice on every item. None when no aim gets there."""
+    aim = target
+    while True:
+        done = cross_validate([stage], positive, groups, target=aim, folds=folds, seed=seed)
+        measured = done.figures()
+        if measured["precision"] is not None and measured["precision"] >= target:
+            applied = fit([stage], positive, target=aim)[stage.name].threshold
+            break
+        if aim >= 1.0:
+            applied = None
+            break
+        aim = min(1.0, aim + TARGET_STEP)
     return Chosen(
         field=field,
         target=target,
@@ -413,6 +430,7 @@ def _choose(
         recall=measured["recall"],
         false_match_rate=measured["false_match_rate"],
         fold_thresholds=[_rounded(t) for t in done.thresholds[stage.name]],
+        aimed_at=round(aim, 4),
     )
 
 
@@ -431,11 +449,11 @@ def calibrate_claim_thresholds(
     Every distinct rumor text becomes one rumor of an in-memory ClaimIndex (records with an identical rumor_text
     share it, as the stock would hold one rumor); each positive and negative text is searched against all of them,
     as a post would be against the whole stock. A record's label is its `verdict`, else `default_verdict`. Per
-    label, over the items of its records: the review threshold is the one of highest recall whose precision reaches
-    `target`, the auto threshold the same for `auto_target`, each chosen on all the label's items, and measured by
-    cross-validation over rumors (the choice made on the other folds, applied to the held-out one). The auto
-    threshold is kept only when that held-out precision reaches `auto_target`; otherwise it is None (the tier only
-    suggests). A review threshold above the auto one is lowered to it. ValueError when no record has a positive."""
+    label, over the items of its records: the review threshold is the one of highest recall whose cross-validated
+    precision (over rumors: the choice made on the other folds, applied to the held-out one) reaches `target`, the
+    auto threshold the same for `auto_target` (see `_choose`), each then chosen on all the label's items. An auto
+    threshold no aim gets to `auto_target` held out is None (the tier only suggests). A review threshold above the
+    auto one is lowered to it. ValueError when no record has a positive."""
     if not any(r.positives for r in records):
         raise ValueError("no record has a positive text: nothing to calibrate on")
     rumor_of: dict[str, int] = {}
@@ -462,8 +480,6 @@ def calibrate_claim_thresholds(
         except ValueError as exc:
             out.append(LabelCalibration(verdict, *counts, None, None, str(exc)))
             continue
-        if auto.threshold is not None and (auto.precision is None or auto.precision < auto_target):
-            auto = Chosen(**{**auto.__dict__, "threshold": None})
         if review.threshold is not None and auto.threshold is not None and review.threshold > auto.threshold:
             review = Chosen(**{**review.__dict__, "threshold": auto.threshold})
         out.append(LabelCalibration(verdict, *counts, review, auto))

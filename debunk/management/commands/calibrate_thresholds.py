@@ -183,7 +183,10 @@ class Command(BaseCommand):
             f"{report['records']} record(s) of {report['dataset']} (strata {', '.join(report['strata'])}); "
             f"stage {report['stage']}, {report['folds']} folds."
         )
-        out("Expected precision and recall: pooled held-out folds, each threshold chosen on the other folds.")
+        out(
+            "Expected precision and recall: pooled held-out folds, each threshold chosen on the other folds; the "
+            "precision aimed at is raised until the held-out precision reaches the target."
+        )
         for code, label in report["labels"].items():
             out("")
             counts = f"{label['rumors']} rumor(s), {label['positives']} positive(s), {label['negatives']} negative(s)"
@@ -197,7 +200,8 @@ class Command(BaseCommand):
                 if value is None:
                     value = "none (the claim tier only suggests)" if name == "auto" else "none reaches the target"
                 out(
-                    f"  {name:<6} threshold {value}; target precision {chosen['target_precision']}: "
+                    f"  {name:<6} threshold {value}; target precision {chosen['target_precision']} "
+                    f"(aimed at {chosen['aimed_at']} on the training folds): "
                     f"precision {chosen['precision']}, recall {chosen['recall']}, "
                     f"false-match rate {chosen['false_match_rate']}; per fold {chosen['fold_thresholds']}"
                 )
