@@ -49,9 +49,9 @@ from debunk.matching.normalize import normalize_text
 
 __all__ = ["ClaimEntry", "ClaimHit", "ClaimIndex", "terms_of"]
 
-CJK_NGRAMS = (2, 3)
+CJK_NGRAMS = (2,)
 WORD_NGRAMS = (3, 4, 5)
-MAX_DF_SHARE = 0.05  # terms in more than this share of the texts (stock + background) are pruned...
+MAX_DF_SHARE = 0.002  # terms in more than this share of the texts (stock + background) are pruned...
 MIN_PRUNE_DF = 50  # ...when also in more than this many texts (a small index prunes nothing)
 SCORE_WEIGHT = 0.5  # score = w × cosine + (1 - w) × containment
 MAX_TERMS = 5  # evidence terms per hit
@@ -59,7 +59,6 @@ FORMAT = 1  # of the saved arrays
 ARRAYS = (
     "entry_ids",
     "rumor_ids",
-    "rumor_pos",
     "vocab",
     "idf",
     "inv_indptr",
@@ -121,18 +120,31 @@ def _is_cjk(codes: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class _Occurrences:
+    """Every term occurrence of a batch of texts, in no particular order."""
+
+    count: int  # texts
+    owner: np.ndarray  # int64 text of each occurrence
+    ids: np.ndarray  # uint64 term id
+    start: np.ndarray  # int64 position in `joined`
+    length: np.ndarray  # int64 characters
+    joined: str  # the normalised texts end to end, boundaries as _BOUNDARY
+
+    def text(self, row: int) -> str:
+        start = int(self.start[row])
+        return self.joined[start : start + int(self.length[row])]
+
+
+@dataclass
 class _Terms:
-    """The unique terms of a batch of texts: for text i, rows off[i]:off[i + 1] (terms sorted within a text)."""
+    """The unique terms of a batch of texts: for text i, rows off[i]:off[i + 1] (sorted by id within a text)."""
 
     off: np.ndarray  # int64, texts + 1
     ids: np.ndarray  # uint64 term ids
     tf: np.ndarray  # float64 occurrences in the text
-    start: np.ndarray  # int64 first occurrence in `joined` (for the term's string)
+    start: np.ndarray  # int64 first occurrence in `joined`
     length: np.ndarray  # int64 characters
-    joined: str  # the normalised texts end to end, boundaries as _BOUNDARY
-
-    def owner(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.off) - 1, dtype=np.int64), np.diff(self.off))
+    joined: str
 
     def text(self, row: int) -> str:
         start = int(self.start[row])
@@ -144,66 +156,81 @@ def _normalise(text: str) -> str:
     return normalize_text(_SPACE_RE.sub(_BOUNDARY, text.strip())).strip(_BOUNDARY)
 
 
-def terms_of(texts: list[str]) -> _Terms:
-    """The unique terms of each text with their counts (module docstring), for a whole batch at once."""
-    if not texts:
-        empty = np.empty(0, np.int64)
-        return _Terms(np.zeros(1, np.int64), np.empty(0, np.uint64), np.empty(0), empty, empty, "")
+_POWERS = np.ones(1, dtype=np.uint64)
+_INVERSES = np.ones(1, dtype=np.uint64)
+
+
+def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """P^i and P^-i modulo 2^64 for i < size (grown by doubling, kept for the next batch)."""
+    global _POWERS, _INVERSES
+    if _POWERS.size < size:
+        grown = 1 << (size - 1).bit_length()
+        with np.errstate(over="ignore"):
+            powers = np.empty(grown, dtype=np.uint64)
+            powers[0] = 1
+            powers[1:] = np.cumprod(np.full(grown - 1, _P, dtype=np.uint64))
+            inverses = np.empty(grown, dtype=np.uint64)
+            inverses[0] = 1
+            inverses[1:] = np.cumprod(np.full(grown - 1, _P_INV, dtype=np.uint64))
+        _POWERS, _INVERSES = powers, inverses  # replaced whole: a concurrent reader sees old or new
+    return _POWERS, _INVERSES
+
+
+def occurrences(texts: list[str]) -> _Occurrences:
+    """Every term occurrence of each text (module docstring), for a whole batch at once, vectorised."""
     normalised = [_normalise(t) for t in texts]
     lengths = np.fromiter((len(t) for t in normalised), dtype=np.int64, count=len(normalised))
     joined = _BOUNDARY.join(normalised) + _BOUNDARY
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    size = codes.size
+    size = codes.size if texts else 0
+    if not size:
+        empty = np.empty(0, np.int64)
+        return _Occurrences(len(texts), empty, np.empty(0, np.uint64), empty, empty, "")
     text_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)  # the trailing boundary too
     cjk = _is_cjk(codes)
+    cjk_texts = np.unique(text_of[cjk])
     has_cjk = np.zeros(len(texts), dtype=bool)
-    np.logical_or.at(has_cjk, text_of, cjk)
+    has_cjk[cjk_texts] = True
     digit = (codes >= 0x30) & (codes <= 0x39)
-    boundary = codes == _B
-    cls = np.where(boundary, 0, np.where(cjk | (digit & has_cjk[text_of]), 1, 2)).astype(np.int8)
-    # runs of one class between boundaries: a new run where the class changes
-    change = np.empty(size, dtype=bool)
-    if size:
-        change[0] = True
-        change[1:] = cls[1:] != cls[:-1]
+    cls = np.where(codes == _B, 0, np.where(cjk | (digit & has_cjk[text_of]), 1, 2)).astype(np.int8)
+    change = np.empty(size, dtype=bool)  # a new run (of one class, between boundaries) starts here
+    change[0] = True
+    change[1:] = cls[1:] != cls[:-1]
     run = np.cumsum(change)
+    powers, inverses = _powers(size + 1)
     with np.errstate(over="ignore"):
-        powers = np.cumprod(np.full(size + 1, _P, dtype=np.uint64))
-        powers[1:] = powers[:-1].copy()
-        powers[0] = 1
-        inverse = np.cumprod(np.full(size + 1, _P_INV, dtype=np.uint64))
-        inverse[1:] = inverse[:-1].copy()
-        inverse[0] = 1
         prefix = np.zeros(size + 1, dtype=np.uint64)
         np.cumsum(codes * powers[:size], out=prefix[1:])
 
     starts_all, lengths_all, salts = [], [], []
-
-    def take(starts: np.ndarray, n: np.ndarray | int, salt: np.uint64) -> None:
-        starts_all.append(starts)
-        lengths_all.append(np.broadcast_to(np.asarray(n, dtype=np.int64), starts.shape).copy())
-        salts.append(np.full(starts.size, salt, dtype=np.uint64))
-
     for kind, ngrams in ((1, CJK_NGRAMS), (2, WORD_NGRAMS)):
         for n in ngrams:
             if size < n:
                 continue
-            first = np.arange(size - n + 1)
-            ok = (cls[: size - n + 1] == kind) & (run[: size - n + 1] == run[n - 1 :])
-            take(first[ok], n, np.uint64((kind * int(_SALT_N)) % (1 << 64)))
-    # whole words: runs of class 2
-    run_start = np.flatnonzero(change)
+            first = np.flatnonzero((cls[: size - n + 1] == kind) & (run[: size - n + 1] == run[n - 1 :]))
+            starts_all.append(first)
+            lengths_all.append(np.full(first.size, n, dtype=np.int64))
+            salts.append(np.full(first.size, (kind * int(_SALT_N)) % (1 << 64), dtype=np.uint64))
+    run_start = np.flatnonzero(change)  # whole words: runs of class 2
     run_end = np.append(run_start[1:], size)
     words = cls[run_start] == 2
-    take(run_start[words], run_end[words] - run_start[words], _SALT_WORD)
+    starts_all.append(run_start[words])
+    lengths_all.append(run_end[words] - run_start[words])
+    salts.append(np.full(int(words.sum()), _SALT_WORD, dtype=np.uint64))
 
-    start = np.concatenate(starts_all) if starts_all else np.empty(0, np.int64)
-    length = np.concatenate(lengths_all) if lengths_all else np.empty(0, np.int64)
-    salt = np.concatenate(salts) if salts else np.empty(0, np.uint64)
+    start = np.concatenate(starts_all)
+    length = np.concatenate(lengths_all)
+    salt = np.concatenate(salts)
     with np.errstate(over="ignore"):
-        raw = (prefix[start + length] - prefix[start]) * inverse[start]
+        raw = (prefix[start + length] - prefix[start]) * inverses[start]
         ids = _mix(raw + salt + length.astype(np.uint64) * _SALT_N)
-    owner = text_of[start] if start.size else np.empty(0, np.int64)
+    return _Occurrences(len(texts), text_of[start], ids, start, length, joined)
+
+
+def terms_of(texts: list[str]) -> _Terms:
+    """The unique terms of each text with their counts and first occurrence."""
+    occ = occurrences(texts)
+    owner, ids, start, length = occ.owner, occ.ids, occ.start, occ.length
     order = np.lexsort((start, ids, owner))
     owner, ids, start, length = owner[order], ids[order], start[order], length[order]
     new = np.ones(ids.size, dtype=bool)
@@ -213,7 +240,19 @@ def terms_of(texts: list[str]) -> _Terms:
     tf = np.diff(np.append(firsts, ids.size)).astype(np.float64)
     off = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner[firsts], minlength=len(texts)), out=off[1:])
-    return _Terms(off, ids[firsts], tf, start[firsts], length[firsts], joined)
+    return _Terms(off, ids[firsts], tf, start[firsts], length[firsts], occ.joined)
+
+
+def _lookup(vocab: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, found) of each id in the sorted vocabulary; the ids are sorted first (a binary search over
+    increasing keys reuses the cache; in the given order it cost several times as much at 2M terms)."""
+    if not vocab.size or not ids.size:
+        return np.zeros(ids.size, dtype=np.int64), np.zeros(ids.size, dtype=bool)
+    order = np.argsort(ids)
+    pos = np.empty(ids.size, dtype=np.int64)
+    pos[order] = np.searchsorted(vocab, ids[order])
+    np.minimum(pos, vocab.size - 1, out=pos)
+    return pos, vocab[pos] == ids
 
 
 def _idf(df: np.ndarray, n: int) -> np.ndarray:
@@ -227,46 +266,59 @@ def _score(cosine: np.ndarray, containment: np.ndarray) -> np.ndarray:
 # ---- the index --------------------------------------------------------------------------------------------------
 
 
+def _text_term_matrix(texts: list[str], vocab: np.ndarray | None, chunk: int = 10_000) -> tuple:
+    """(vocab, texts × vocab CSR of term counts) for texts; with `vocab` given, only its terms are counted."""
+    owners, ids = [], []
+    for i in range(0, len(texts), chunk):
+        occ = occurrences(texts[i : i + chunk])
+        owners.append(occ.owner + i)
+        ids.append(occ.ids)
+    owner = np.concatenate(owners) if owners else np.empty(0, np.int64)
+    term = np.concatenate(ids) if ids else np.empty(0, np.uint64)
+    if vocab is None:
+        vocab, col = np.unique(term, return_inverse=True)
+    else:
+        col, found = _lookup(vocab, term)
+        owner, col = owner[found], col[found]
+    counts = sparse.csr_matrix(
+        (np.ones(owner.size, dtype=np.float64), (owner, col.astype(np.int64))), shape=(len(texts), vocab.size)
+    )
+    counts.sum_duplicates()
+    return vocab, counts
+
+
 def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str, np.ndarray]:
     entries = sorted(entries, key=lambda e: e.entry_id)
     ids = [e.entry_id for e in entries]
     if len(set(ids)) != len(ids):
         raise ValueError("entry ids must be unique")
-    terms = terms_of([e.text for e in entries])
-    vocab, inverse, df = np.unique(terms.ids, return_inverse=True, return_counts=True)
-    df = df.astype(np.float64)
+    vocab, counts = _text_term_matrix([e.text for e in entries], None)
+    df = np.bincount(counts.indices, minlength=vocab.size).astype(np.float64)
     if background:
-        seen = np.concatenate([terms_of(background[i : i + 5000]).ids for i in range(0, len(background), 5000)])
-        pos = np.searchsorted(vocab, seen).clip(0, max(vocab.size - 1, 0))
-        hit = vocab[pos] == seen if vocab.size else np.zeros(seen.size, dtype=bool)
-        df += np.bincount(pos[hit], minlength=vocab.size)
+        df += np.bincount(_text_term_matrix(background, vocab)[1].indices, minlength=vocab.size)
     n = len(entries) + len(background)
     idf = _idf(df, n)
     pruned = (df > MAX_DF_SHARE * n) & (df > MIN_PRUNE_DF)
-    idf_stored = np.where(pruned, 0.0, idf)  # 0 marks a pruned term
-    col = inverse.astype(np.int64)
+    owner = np.repeat(np.arange(len(entries), dtype=np.int64), np.diff(counts.indptr))
+    col = counts.indices.astype(np.int64)
     keep = ~pruned[col]
-    owner = terms.owner()[keep]
-    col = col[keep]
-    weight = (1.0 + np.log(terms.tf[keep])) * idf[col]
+    owner, col, tf = owner[keep], col[keep], counts.data[keep]
+    weight = (1.0 + np.log(tf)) * idf[col]
     norm = np.sqrt(np.bincount(owner, weights=weight**2, minlength=len(entries)))
     total = np.bincount(owner, weights=idf[col], minlength=len(entries))
     cos = weight / norm[owner] if owner.size else weight
     cont = idf[col] / total[owner] if owner.size else weight
     fwd_indptr = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=len(entries)), out=fwd_indptr[1:])
-    # the inverted index: the same cells ordered by term
-    order = np.argsort(col, kind="stable")
+    order = np.argsort(col, kind="stable")  # the inverted index: the same cells by term, texts ascending
     inv_indptr = np.zeros(vocab.size + 1, dtype=np.int64)
     np.cumsum(np.bincount(col, minlength=vocab.size), out=inv_indptr[1:])
     rumor_ids = np.array([e.rumor_id for e in entries], dtype=np.int64)
-    _, rumor_pos = np.unique(rumor_ids, return_inverse=True)
     return {
         "entry_ids": np.array(ids, dtype=np.int64),
         "rumor_ids": rumor_ids,
-        "rumor_pos": rumor_pos.astype(np.int64),
         "vocab": vocab.astype(np.uint64),
-        "idf": idf_stored.astype(np.float32),
+        "idf": np.where(pruned, 0.0, idf).astype(np.float32),  # 0 marks a pruned term
         "inv_indptr": inv_indptr,
         "inv_indices": owner[order].astype(np.int32),
         "inv_cos": cos[order].astype(np.float32),
@@ -314,11 +366,11 @@ class ClaimIndex:
             (np.asarray(a["inv_cont"]), np.asarray(a["inv_indices"]), np.asarray(a["inv_indptr"])),
             shape=(terms, texts),
         )
-        self._rumor_of_pos = np.unique(np.asarray(a["rumor_ids"]))
         self._added: dict[int, _Delta] = {}
         self._removed: set[int] = set()  # snapshot entry ids removed or superseded
         self._dead: np.ndarray | None = None
         self._delta_matrix: tuple | None = None
+        self._delta_idf = np.zeros(0)
 
     # ---- snapshot files ---------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -352,10 +404,8 @@ class ClaimIndex:
         """Index one more text (replacing the text of the same entry id) with the snapshot's IDF."""
         terms = terms_of([entry.text])
         a = self._a
-        vocab = a["vocab"]
-        pos = np.searchsorted(vocab, terms.ids).clip(0, max(len(vocab) - 1, 0))
-        known = vocab[pos] == terms.ids if len(vocab) else np.zeros(terms.ids.size, dtype=bool)
-        idf = np.where(known, np.asarray(a["idf"])[pos] if len(vocab) else 0.0, self._unseen_idf).astype(np.float64)
+        pos, known = _lookup(a["vocab"], terms.ids)
+        idf = np.where(known, np.asarray(a["idf"])[pos] if known.any() else 0.0, self._unseen_idf).astype(np.float64)
         keep = idf > 0  # pruned terms stay out
         ids, tf, idf = terms.ids[keep], terms.tf[keep], idf[keep]
         weight = (1.0 + np.log(tf)) * idf
@@ -402,8 +452,12 @@ class ClaimIndex:
             counts = np.array([d.ids.size for d in deltas], dtype=np.int64)
             row = np.repeat(np.arange(len(deltas)), counts)
             shape = (vocab.size, len(deltas))
-            cos = np.concatenate([d.cos for d in deltas]) if deltas else np.empty(0)
-            cont = np.concatenate([d.cont for d in deltas]) if deltas else np.empty(0)
+            cos = np.concatenate([d.cos for d in deltas]).astype(np.float32) if deltas else np.empty(0, np.float32)
+            cont = np.concatenate([d.cont for d in deltas]).astype(np.float32) if deltas else np.empty(0, np.float32)
+            idf = np.zeros(vocab.size)
+            if deltas:
+                idf[col] = np.concatenate([d.idf for d in deltas])  # one IDF per term: the snapshot's
+            self._delta_idf = idf
             self._delta_matrix = (
                 vocab,
                 sparse.csr_matrix((cos, (col, row)), shape=shape),
@@ -415,60 +469,56 @@ class ClaimIndex:
 
     # ---- search -----------------------------------------------------------------------------------------------
     def search(self, texts: list[str], *, k: int = 5, min_score: float = 0.0) -> list[list[ClaimHit]]:
-        """For each text, the (at most k) rumors it may carry, best first; only hits scoring above min_score."""
+        """For each text, the (at most k) rumors it may carry, best first: only hits scoring above min_score (the
+        lowest threshold the caller acts on: most of the work on an unrelated post's weak hits is then skipped)."""
         out: list[list[ClaimHit]] = [[] for _ in texts]
         if not texts or k <= 0:
             return out
         a = self._a
-        q = terms_of(texts)
-        owner = q.owner()
-        vocab = a["vocab"]
-        nvocab = len(vocab)
-        pos = np.searchsorted(vocab, q.ids).clip(0, max(nvocab - 1, 0))
-        known = vocab[pos] == q.ids if nvocab else np.zeros(q.ids.size, dtype=bool)
-        idf = np.where(known, np.asarray(a["idf"])[pos] if nvocab else 0.0, self._unseen_idf).astype(np.float64)
-        live = idf > 0  # pruned terms count nowhere
-        weight = np.where(live, (1.0 + np.log(q.tf)) * idf, 0.0)
-        norm = np.sqrt(np.bincount(owner, weights=weight**2, minlength=len(texts)))
+        n = len(texts)
+        occ = occurrences(texts)
+        pos, known = _lookup(a["vocab"], occ.ids)
+        idf = np.asarray(a["idf"])[pos] if known.any() else np.zeros(pos.size, dtype=np.float32)
+        snap = known & (idf > 0)  # pruned terms count nowhere
+        unknown = np.bincount(occ.owner[~known], minlength=n)
+        counts = sparse.csr_matrix(
+            (np.ones(int(snap.sum()), dtype=np.float32), (occ.owner[snap], pos[snap])), shape=(n, len(a["vocab"]))
+        )
+        counts.sum_duplicates()
+        rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+        weight = (1.0 + np.log(counts.data)) * np.asarray(a["idf"])[counts.indices]
+        # a term the snapshot never saw counts in the norm at the unseen-term IDF, each occurrence as its own term
+        norm = np.sqrt(np.bincount(rows, weights=weight**2, minlength=n) + unknown * self._unseen_idf**2)
         norm[norm == 0] = 1.0
-        wq = weight / norm[owner]
 
-        # (query, text, cosine, containment) from the snapshot and the deltas
         parts = []
-        use = known & live
-        if use.any() and len(a["entry_ids"]):
-            shape = (len(texts), nvocab)
-            qc = sparse.csr_matrix((wq[use], (owner[use], pos[use])), shape=shape)
-            qb = sparse.csr_matrix((np.ones(int(use.sum())), (owner[use], pos[use])), shape=shape)
-            cos = (qc @ self._inv_cos).tocoo()
-            cont = (qb @ self._inv_cont).tocoo()
-            qi, ti, cv = cos.row.astype(np.int64), cos.col.astype(np.int64), cos.data
-            ct = _aligned(cont, qi, ti)
-            dead = self._dead_rows()
-            if dead.any():
-                alive = ~dead[ti]
-                qi, ti, cv, ct = qi[alive], ti[alive], cv[alive], ct[alive]
-            parts.append((qi, ti, cv, ct, np.asarray(a["rumor_ids"])[ti]))
+        if counts.nnz and len(a["entry_ids"]):
+            qc = sparse.csr_matrix(
+                ((weight / norm[rows]).astype(np.float32), counts.indices, counts.indptr), counts.shape
+            )
+            qb = sparse.csr_matrix((np.ones(counts.nnz, np.float32), counts.indices, counts.indptr), counts.shape)
+            parts.append(self._scored(qc @ self._inv_cos, qb @ self._inv_cont, min_score, None))
         if self._added:
             dvocab, dcos, dcont, drumors, _ = self._deltas()
-            dpos = np.searchsorted(dvocab, q.ids).clip(0, max(dvocab.size - 1, 0))
-            dknown = (dvocab[dpos] == q.ids) & live if dvocab.size else np.zeros(q.ids.size, dtype=bool)
+            live = ~known | snap
+            dpos, dknown = _lookup(dvocab, occ.ids)
+            dknown &= live
             if dknown.any():
-                shape = (len(texts), dvocab.size)
-                qc = sparse.csr_matrix((wq[dknown], (owner[dknown], dpos[dknown])), shape=shape)
-                qb = sparse.csr_matrix((np.ones(int(dknown.sum())), (owner[dknown], dpos[dknown])), shape=shape)
-                cos = (qc @ dcos).tocoo()
-                cont = (qb @ dcont).tocoo()
-                qi, ti = cos.row.astype(np.int64), cos.col.astype(np.int64)
-                parts.append((qi, -1 - ti, cos.data, _aligned(cont, qi, ti), drumors[ti]))  # delta rows < 0
+                dcounts = sparse.csr_matrix(
+                    (np.ones(int(dknown.sum()), dtype=np.float32), (occ.owner[dknown], dpos[dknown])),
+                    shape=(n, dvocab.size),
+                )
+                dcounts.sum_duplicates()
+                drows = np.repeat(np.arange(n), np.diff(dcounts.indptr))
+                didf = self._delta_idf[dcounts.indices]
+                dweight = (1.0 + np.log(dcounts.data)) * didf / norm[drows]
+                qc = sparse.csr_matrix((dweight.astype(np.float32), dcounts.indices, dcounts.indptr), dcounts.shape)
+                qb = sparse.csr_matrix((np.ones(dcounts.nnz, np.float32), dcounts.indices, dcounts.indptr), qc.shape)
+                parts.append(self._scored(qc @ dcos, qb @ dcont, min_score, drumors))
+        parts = [p for p in parts if p[0].size]
         if not parts:
             return out
-        qi, ti, cv, ct, rumor = (np.concatenate(x) for x in zip(*parts, strict=True))
-        cv = np.minimum(cv, 1.0)
-        ct = np.minimum(ct, 1.0)
-        score = _score(cv, ct)
-        keep = score > min_score
-        qi, ti, cv, ct, rumor, score = qi[keep], ti[keep], cv[keep], ct[keep], rumor[keep], score[keep]
+        qi, ti, ct, rumor, score = (np.concatenate(x) for x in zip(*parts, strict=True))
         # best text per (query, rumor), then the k best rumors per query
         order = np.lexsort((-ct, -score, rumor, qi))
         qi, ti, ct, rumor, score = qi[order], ti[order], ct[order], rumor[order], score[order]
@@ -477,52 +527,73 @@ class ClaimIndex:
         qi, ti, ct, rumor, score = qi[first], ti[first], ct[first], rumor[first], score[first]
         order = np.lexsort((rumor, -ct, -score, qi))
         qi, ti, ct, rumor, score = qi[order], ti[order], ct[order], rumor[order], score[order]
-        starts = np.searchsorted(qi, qi, side="left")
-        top = (np.arange(qi.size) - starts) < k
+        top = (np.arange(qi.size) - np.searchsorted(qi, qi, side="left")) < k
+        qi, ti, ct, rumor, score = qi[top], ti[top], ct[top], rumor[top], score[top]
+        by_owner = np.argsort(occ.owner, kind="stable")
+        bounds = np.searchsorted(occ.owner[by_owner], np.arange(n + 1))
         for q_i, t_i, c, r, s in zip(
-            qi[top].tolist(), ti[top].tolist(), ct[top].tolist(), rumor[top].tolist(), score[top].tolist(), strict=True
+            qi.tolist(), ti.tolist(), ct.tolist(), rumor.tolist(), score.tolist(), strict=True
         ):
-            out[q_i].append(ClaimHit(r, float(s), float(c), self._evidence(q, q_i, t_i)))
+            mine = by_owner[bounds[q_i] : bounds[q_i + 1]]
+            out[q_i].append(ClaimHit(r, float(s), float(c), self._evidence(occ, mine, t_i)))
         return out
 
-    def _evidence(self, q: _Terms, query: int, text: int) -> tuple[str, ...]:
-        """The shared terms with the highest IDF, as the post writes them; a term inside one already chosen is
-        skipped (so "石正丽" is not followed by "石正")."""
-        lo, hi = int(q.off[query]), int(q.off[query + 1])
-        qids = q.ids[lo:hi]
+    def _scored(self, cos: sparse.csr_matrix, cont: sparse.csr_matrix, min_score: float, rumors: np.ndarray | None):
+        """(query, text, containment, rumor, score) of the product cells scoring above min_score; delta texts are
+        numbered -1, -2, … (rumors given), snapshot texts from 0 with the removed ones left out."""
+        if not (np.array_equal(cos.indptr, cont.indptr) and np.array_equal(cos.indices, cont.indices)):
+            cos.sort_indices()  # the same sparsity: equal once both are in order
+            cont.sort_indices()
+        cv = np.minimum(cos.data, 1.0)
+        ct = np.minimum(cont.data, 1.0)
+        score = _score(cv.astype(np.float64), ct.astype(np.float64))
+        keep = score > min_score
+        qi = np.repeat(np.arange(cos.shape[0]), np.diff(cos.indptr))[keep]
+        ti = cos.indices[keep].astype(np.int64)
+        ct, score = ct[keep].astype(np.float64), score[keep]
+        if rumors is not None:
+            return qi, -1 - ti, ct, rumors[ti], score
+        dead = self._dead_rows()
+        if dead.any():
+            alive = ~dead[ti]
+            qi, ti, ct, score = qi[alive], ti[alive], ct[alive], score[alive]
+        return qi, ti, ct, np.asarray(self._a["rumor_ids"])[ti], score
+
+    def _evidence(self, occ: _Occurrences, mine: np.ndarray, text: int) -> tuple[str, ...]:
+        """The post's stretches made of terms it shares with the text, most distinctive first (the highest IDF
+        of a shared term in the stretch), as the post writes them: "石正丽", not "石正" and "正丽"."""
         if text >= 0:
             a = self._a
             cols = np.asarray(a["fwd_indices"][a["fwd_indptr"][text] : a["fwd_indptr"][text + 1]])
             tids = np.asarray(a["vocab"])[cols]
             tidf = np.asarray(a["idf"])[cols].astype(np.float64)
+            order = np.argsort(tids)
+            tids, tidf = tids[order], tidf[order]
         else:
             delta = self._deltas()[4][-1 - text]
             tids, tidf = delta.ids, delta.idf
-        order = np.argsort(tids)
-        tids, tidf = tids[order], tidf[order]
-        _, qx, tx = np.intersect1d(qids, tids, assume_unique=True, return_indices=True)
-        if not qx.size:
+        if not tids.size or not mine.size:
             return ()
-        rows = lo + qx
-        rank = np.lexsort((-q.length[rows], -tidf[tx]))
+        at = np.searchsorted(tids, occ.ids[mine]).clip(0, tids.size - 1)
+        shared = tids[at] == occ.ids[mine]
+        if not shared.any():
+            return ()
+        start, end = occ.start[mine][shared], occ.start[mine][shared] + occ.length[mine][shared]
+        weight = tidf[at[shared]]
+        order = np.argsort(start, kind="stable")
+        start, end, weight = start[order], end[order], weight[order]
+        spans: list[list[float]] = []
+        for s_, e_, w_ in zip(start.tolist(), end.tolist(), weight.tolist(), strict=True):
+            if spans and s_ < spans[-1][1]:  # overlapping terms make one stretch
+                spans[-1][1] = max(spans[-1][1], e_)
+                spans[-1][2] = max(spans[-1][2], w_)
+            else:
+                spans.append([s_, e_, w_])
         chosen: list[str] = []
-        for r in rows[rank][: 4 * MAX_TERMS].tolist():
-            term = q.text(r)
-            if _BOUNDARY in term or any(term in c for c in chosen):
-                continue
-            chosen.append(term)
+        for s_, e_, _ in sorted(spans, key=lambda x: (-x[2], -(x[1] - x[0]), x[0])):
+            term = occ.joined[int(s_) : int(e_)]
+            if term not in chosen:
+                chosen.append(term)
             if len(chosen) == MAX_TERMS:
                 break
         return tuple(chosen)
-
-
-def _aligned(other: sparse.coo_matrix, qi: np.ndarray, ti: np.ndarray) -> np.ndarray:
-    """other's values at the cells (qi, ti) of a product with the same sparsity (scipy gives the same order)."""
-    oq, ot = other.row.astype(np.int64), other.col.astype(np.int64)
-    if oq.size == qi.size and np.array_equal(oq, qi) and np.array_equal(ot, ti):
-        return other.data
-    width = int(max(ti.max(initial=0), ot.max(initial=0))) + 1
-    keys = oq * width + ot
-    order = np.argsort(keys)
-    found = np.searchsorted(keys[order], qi * width + ti)
-    return other.data[order][found]
