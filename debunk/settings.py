@@ -210,7 +210,7 @@ MATCH_CONTAINMENT_REVIEW = float(env_str("MATCH_CONTAINMENT_REVIEW", "0.6"))
 # text in the post reaches CLAIM_WEIGHTED_CONTAINMENT_MIN (boilerplate or a short rumor inside unrelated news).
 CLAIM_MATCHING = env_bool("CLAIM_MATCHING", True)
 CLAIM_BACKGROUND_POSTS = env_int("CLAIM_BACKGROUND_POSTS", 20000)
-CLAIM_WEIGHTED_CONTAINMENT_MIN = float(env_str("CLAIM_WEIGHTED_CONTAINMENT_MIN", "0.5"))
+CLAIM_WEIGHTED_CONTAINMENT_MIN = float(env_str("CLAIM_WEIGHTED_CONTAINMENT_MIN", "0.6"))
 
 # Image matching (debunk.images). An image matches a rumor image when their PDQ hashes differ by at most
 # IMAGE_HASH_AUTO_DISTANCE bits of 256 (no false pair in 310,878 measured negative pairs up to 40); up to

@@ -10,7 +10,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -64,6 +65,8 @@ class VerdictLabelForm(forms.ModelForm):
             "match_review_threshold",
             "ocr_auto_containment",
             "ocr_review_containment",
+            "claim_review_threshold",
+            "claim_auto_threshold",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -110,12 +113,56 @@ class CategoryAdmin(StandardAdmin):
         services.category_delete(category=obj, by=request.user)
 
 
+CALIBRATION_COLUMNS = [  # (key in a calibration record, column heading)
+    ("command", _("command")),
+    ("dataset", _("dataset")),
+    ("at", _("calibrated at")),
+    ("precision", _("precision")),
+    ("recall", _("recall")),
+    ("folds", _("folds")),
+]
+
+
+def _cell(value: Any) -> str:
+    """A calibration figure as shown: floats to 3 places, nothing as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
 @admin.register(VerdictLabel)
 class VerdictLabelAdmin(StandardAdmin):
     form = VerdictLabelForm
     list_display = ["badge", "code", "text_en", "severity_rank", "claimreview_rating", "default_action"]
     list_filter = ["default_action"]
     search_fields = ["code", "text_zh", "text_en"]
+    readonly_fields = ["calibration_display"]
+
+    @admin.display(description=_("where each threshold came from"))
+    def calibration_display(self, obj: VerdictLabel) -> str:
+        """The label's `calibration` (written by the calibrating command) as a table: one row per threshold."""
+        records = obj.calibration if isinstance(obj.calibration, dict) else {}
+        if not records:
+            return gettext("Not calibrated: the thresholds were set by hand or are the defaults.")
+        names = {f.name: f.verbose_name for f in VerdictLabel._meta.get_fields() if hasattr(f, "verbose_name")}
+        head = format_html_join(
+            "", "<th>{}</th>", [(_("threshold"),), *((title,) for _key, title in CALIBRATION_COLUMNS)]
+        )
+        rows = []
+        for field, record in sorted(records.items()):
+            record = record if isinstance(record, dict) else {}
+            cells = format_html_join(
+                "", "<td>{}</td>", ((_cell(record.get(key)),) for key, _title in CALIBRATION_COLUMNS)
+            )
+            current = getattr(obj, field, None)
+            label = format_html("{}<br><small>{} = {}</small>", names.get(field, field), field, _cell(current))
+            rows.append((label, cells))
+        body = format_html_join("", "<tr><td>{}</td>{}</tr>", rows)
+        return format_html(
+            '<table class="threshold-calibration"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body
+        )
 
     @admin.display(description=_("verdict"), ordering="code")
     def badge(self, obj: VerdictLabel) -> str:

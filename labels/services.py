@@ -79,14 +79,17 @@ def category_delete(*, category: Category, by: Any) -> None:
 # --- verdict labels --------------------------------------------------------------------------------------------
 
 
-THRESHOLD_PAIRS = (  # (auto field, review field): text similarity, then containment of the text read in an image
+THRESHOLD_PAIRS = (  # (auto field, review field): text similarity, containment of the text read in an image, and the
+    # claim tier's score (its auto threshold may be empty: the claim tier then only suggests)
     ("match_auto_threshold", "match_review_threshold"),
     ("ocr_auto_containment", "ocr_review_containment"),
+    ("claim_auto_threshold", "claim_review_threshold"),
 )
 
 
 def verdict_thresholds_check(**values: float | None) -> None:
-    """Every threshold given (by field name) is between 0 and 1, each review one at most its auto one."""
+    """Every threshold given (by field name) is between 0 and 1, each review one at most its auto one (when the auto
+    one is set)."""
     errors: dict[str, str] = {}
     for auto_field, review_field in THRESHOLD_PAIRS:
         auto, review = values.get(auto_field), values.get(review_field)
@@ -141,16 +144,9 @@ def verdict_calibrate(
     unknown = sorted(set(thresholds) - set(CLAIM_THRESHOLDS))
     if unknown:
         raise ValidationError({name: _("Not a threshold a calibration sets.") for name in unknown})
-    errors: dict[str, str] = {}
-    for name, value in thresholds.items():
-        if (value is None and name != "claim_auto_threshold") or (value is not None and not 0 <= value <= 1):
-            errors[name] = _("A similarity between 0 and 1.")
-    merged = {name: thresholds.get(name, getattr(verdict, name)) for name in CLAIM_THRESHOLDS}
-    auto, review = merged["claim_auto_threshold"], merged["claim_review_threshold"]
-    if not errors and auto is not None and review is not None and review > auto:
-        errors["claim_review_threshold"] = _("The review threshold cannot be above the auto-match threshold.")
-    if errors:
-        raise ValidationError(errors, code="thresholds")
+    if thresholds.get("claim_review_threshold", 0.0) is None:
+        raise ValidationError({"claim_review_threshold": _("A similarity between 0 and 1.")}, code="thresholds")
+    verdict_thresholds_check(**{name: thresholds.get(name, getattr(verdict, name)) for name in CLAIM_THRESHOLDS})
     with transaction.atomic():
         locked = VerdictLabel.objects.select_for_update().get(pk=verdict.pk)
         before = snapshot(locked)

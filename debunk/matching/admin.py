@@ -156,6 +156,25 @@ def match_score(match: Match) -> str:
     return gettext("similarity %(s).2f, containment %(c).2f") % {"s": match.similarity, "c": match.containment}
 
 
+def _terms(match: Match) -> list[str]:
+    return [t for t in match.evidence if isinstance(t, str) and t] if isinstance(match.evidence, list) else []
+
+
+def _occurrences(text: str, terms: list[str]) -> list[tuple[int, int]]:
+    """[start, end) of each place a term is written in the text as it is (case aside); a term the text writes
+    otherwise (traditional script, full-width) is not marked."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: offsets would drift
+        lowered = text
+    spans = []
+    for term in terms:
+        start = lowered.find(term)
+        while start != -1:
+            spans.append((start, start + len(term)))
+            start = lowered.find(term, start + 1)
+    return spans
+
+
 class StatusFilter(admin.SimpleListFilter):
     """Status, defaulting to the queue itself: suspected matches."""
 
@@ -186,8 +205,10 @@ class MatchAdmin(ReadOnlyAdmin):
         "rumor_display",
         "verdict_display",
         "via_display",
+        "stage_display",
         "images_display",
         "post_text",
+        "terms_display",
         "similarity_display",
         "containment_display",
         "platform",
@@ -198,6 +219,7 @@ class MatchAdmin(ReadOnlyAdmin):
     list_display_links = ["post_text"]
     list_filter = [
         StatusFilter,
+        "stage",
         "via",
         ("rumor", admin.RelatedOnlyFieldListFilter),
         ("post__platform", admin.RelatedOnlyFieldListFilter),
@@ -211,7 +233,8 @@ class MatchAdmin(ReadOnlyAdmin):
     change_form_template = "admin/debunk/match/change_form.html"
     fields = [
         ("rumor_display", "verdict_display", "status"),
-        ("similarity_display", "containment_display"),
+        ("stage_display", "similarity_display", "containment_display"),
+        "terms_display",
         "comparison",
         ("platform", "platform_post_id", "created_at"),
         ("decided_by", "decided_at"),
@@ -228,6 +251,8 @@ class MatchAdmin(ReadOnlyAdmin):
         "verdict_display",
         "status",
         "via_display",
+        "stage_display",
+        "terms_display",
         "score_display",
         "similarity_display",
         "containment_display",
@@ -281,6 +306,22 @@ class MatchAdmin(ReadOnlyAdmin):
             return format_html('{} <small class="hash-distance">({})</small>', label, hash_distance_text(obj.distance))
         return label
 
+    @admin.display(description=_("stage"), ordering="stage")
+    def stage_display(self, obj: Match) -> str:
+        """Which matcher found it; a claim-tier suggestion with its rank among the post's candidates."""
+        label = obj.get_stage_display()
+        if obj.rank is None:
+            return label
+        return format_html('{} <small class="suggestion-rank">(#{})</small>', label, obj.rank)
+
+    @admin.display(description=_("evidence terms"))
+    def terms_display(self, obj: Match) -> str:
+        """The distinctive n-grams the post shares with the rumor (the claim tier's evidence)."""
+        terms = [t for t in obj.evidence if isinstance(t, str)] if isinstance(obj.evidence, list) else []
+        if not terms:
+            return "—"
+        return format_html_join(" ", '<mark class="evidence-term">{}</mark>', ((t,) for t in terms))
+
     @admin.display(description=_("score"))
     def score_display(self, obj: Match) -> str:
         """The figure the decision rests on, beside the verdict's thresholds for it."""
@@ -301,7 +342,12 @@ class MatchAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("similarity"), ordering="similarity")
     def similarity_display(self, obj: Match) -> str:
-        return "—" if obj.via == Match.Via.IMAGE_HASH else f"{obj.similarity:.2f}"
+        """The near-duplicate similarity; for the claim stage, its claim score."""
+        if obj.via == Match.Via.IMAGE_HASH:
+            return "—"
+        if obj.stage == Match.Stage.CLAIM:
+            return gettext("claim score %(s).2f") % {"s": obj.similarity}
+        return f"{obj.similarity:.2f}"
 
     @admin.display(description=_("containment"), ordering="containment")
     def containment_display(self, obj: Match) -> str:
@@ -342,15 +388,19 @@ class MatchAdmin(ReadOnlyAdmin):
     def _rumor_texts(self, rumor: Rumor) -> list[tuple[str, str]]:
         return [(gettext("claim"), rumor.claim)] + [(gettext("variant"), v.text) for v in rumor.variants.all()[:10]]
 
-    def _texts_compared(self, post_text: str, rumor: Rumor) -> tuple[SafeString, SafeString]:
-        """The post's text and the rumor's claim and variants, the runs of text they share marked in both."""
+    def _texts_compared(
+        self, post_text: str, rumor: Rumor, terms: list[str] | None = None
+    ) -> tuple[SafeString, SafeString]:
+        """The post's text and the rumor's claim and variants, the runs of text they share marked in both (and the
+        claim tier's evidence terms where they are written as such)."""
         normalized = normalize(post_text)
-        post_spans: list[tuple[int, int]] = []
+        post_spans: list[tuple[int, int]] = _occurrences(post_text, terms or [])
         rumor_cells = []
         for label, text in self._rumor_texts(rumor):
             pairs = evidence(normalized, text)
             post_spans += [p for p, _r in pairs]
-            rumor_cells.append((label, _highlight(text, [r for _p, r in pairs])))
+            spans = [r for _p, r in pairs] + _occurrences(text, terms or [])
+            rumor_cells.append((label, _highlight(text, spans)))
         rumor_html = format_html_join(
             "", '<p><strong>{}</strong><br><span style="white-space:pre-wrap">{}</span></p>', rumor_cells
         )
@@ -359,7 +409,7 @@ class MatchAdmin(ReadOnlyAdmin):
     @admin.display(description=_("post and rumor"))
     def comparison(self, obj: Match) -> str:
         """The full post beside the rumor's claim (and variants), shared runs of text marked."""
-        post_html, rumor_html = self._texts_compared(obj.post.text, obj.rumor)
+        post_html, rumor_html = self._texts_compared(obj.post.text, obj.rumor, _terms(obj))
         return format_html(
             '<table class="match-comparison" style="width:100%;table-layout:fixed"><thead><tr><th>{}</th><th>{}</th>'
             '</tr></thead><tbody><tr><td style="white-space:pre-wrap;vertical-align:top">{}</td>'
@@ -403,7 +453,7 @@ class MatchAdmin(ReadOnlyAdmin):
             gettext("quality %(q)s") % {"q": post.image_quality if post.image_quality is not None else "—"},
         )
         if obj.via == Match.Via.OCR:
-            read_html, rumor_text_html = self._texts_compared(post.ocr_text, rumor)
+            read_html, rumor_text_html = self._texts_compared(post.ocr_text, rumor, _terms(obj))
         else:
             read_html = post.ocr_text
             rumor_text_html = format_html_join(

@@ -49,6 +49,8 @@ def verdict_data(verdict: VerdictLabel, **changes: str) -> dict[str, str]:
         match_review_threshold=str(verdict.match_review_threshold),
         ocr_auto_containment=str(verdict.ocr_auto_containment),
         ocr_review_containment=str(verdict.ocr_review_containment),
+        claim_review_threshold=str(verdict.claim_review_threshold),
+        claim_auto_threshold="" if verdict.claim_auto_threshold is None else str(verdict.claim_auto_threshold),
     )
     return {**data, **changes}
 
@@ -212,6 +214,52 @@ def test_bad_thresholds_are_form_errors(admin_client):
         assert response.status_code == 200 and field in response.context["adminform"].form.errors, changes
     assert not events("verdict.update")
     assert VerdictLabel.objects.get(pk=verdict.pk).match_auto_threshold == verdict.match_auto_threshold
+
+
+def test_claim_thresholds_are_editable_and_checked(admin_client, administrator):
+    verdict = VerdictLabel.objects.get(code="misleading")
+    url = reverse("admin:labels_verdictlabel_change", args=[verdict.pk])
+    for changes, field in [
+        ({"claim_review_threshold": "1.2"}, "claim_review_threshold"),
+        ({"claim_auto_threshold": "-0.5"}, "claim_auto_threshold"),
+        ({"claim_auto_threshold": "0.4", "claim_review_threshold": "0.5"}, "claim_review_threshold"),
+    ]:
+        response = admin_client.post(url, verdict_data(verdict, **changes))
+        assert response.status_code == 200 and field in response.context["adminform"].form.errors, changes
+    assert not events("verdict.update")
+    # no auto threshold: the claim tier only suggests, whatever the review threshold
+    assert admin_client.post(url, verdict_data(verdict, claim_review_threshold="0.9")).status_code == 302
+    verdict.refresh_from_db()
+    assert admin_client.post(url, verdict_data(verdict, claim_auto_threshold="0.95")).status_code == 302
+    verdict.refresh_from_db()
+    assert (verdict.claim_review_threshold, verdict.claim_auto_threshold) == (0.9, 0.95)
+    changes = [e.changes for e in events("verdict.update")]
+    assert changes == [{"claim_review_threshold": [0.45, 0.9]}, {"claim_auto_threshold": [None, 0.95]}]
+
+
+def test_the_calibration_is_shown_read_only(admin_client):
+    verdict = VerdictLabel.objects.get(code="misleading")
+    url = reverse("admin:labels_verdictlabel_change", args=[verdict.pk])
+    assert "Not calibrated" in admin_client.get(url).content.decode()
+    record = {"command": "calibrate_claims", "dataset": "claims_zh_checked.jsonl", "at": "2026-12-03T10:00:00Z"}
+    verdict.calibration = {"claim_review_threshold": {**record, "precision": 0.9512, "recall": 0.61, "folds": 5}}
+    verdict.save()
+    page = admin_client.get(url).content.decode()
+    assert 'class="threshold-calibration"' in page
+    for shown in [
+        "calibrate_claims",
+        "claims_zh_checked.jsonl",
+        "0.951",
+        "0.610",
+        ">5<",
+        "claim_review_threshold = 0.45",
+    ]:
+        assert shown in page, shown
+    assert 'name="calibration"' not in page  # read-only: not a form field
+    # a post cannot change it either
+    admin_client.post(url, {**verdict_data(verdict), "calibration": "{}"})
+    verdict.refresh_from_db()
+    assert verdict.calibration["claim_review_threshold"]["folds"] == 5
 
 
 def test_a_verdict_rumors_use_cannot_be_deleted(admin_client, checker):

@@ -20,4 +20,5 @@ for line in sys.stdin:
     else:
         request = MatchRequest(query)
     [result] = match_many([request])
-    print(json.dumps({"matched": result["matched"], "version": result["index_version"]}), flush=True)
+    stages = [m["stage"] for m in result["matches"]]
+    print(json.dumps({"matched": result["matched"], "version": result["index_version"], "stages": stages}), flush=True)

@@ -159,3 +159,22 @@ def test_with_the_real_claim_index(db, dataset, monkeypatch):
     monkeypatch.setattr(calibration, "claim_candidates", REAL_CLAIM_CANDIDATES)
     review = run("--dataset", str(dataset), "--folds", "3")["labels"]["false"]["review"]
     assert review["threshold"] is not None and review["recall"] > 0.5 and review["precision"] >= 0.9
+
+
+def test_the_labels_service_refuses_bad_thresholds_and_writes_nothing(db):
+    from django.core.exceptions import ValidationError
+
+    from debunk.core.roles import operator_user
+    from labels.services import verdict_calibrate
+
+    verdict = VerdictLabel.objects.get(code="false")
+    before, events = label_state(), AuditEvent.objects.count()
+    for thresholds in (
+        {"claim_review_threshold": 0.9, "claim_auto_threshold": 0.5},  # review above auto
+        {"claim_review_threshold": 1.5},
+        {"claim_review_threshold": None},
+        {"match_auto_threshold": 0.9},  # not the calibration's to set
+    ):
+        with pytest.raises(ValidationError):
+            verdict_calibrate(verdict=verdict, by=operator_user(), thresholds=thresholds, calibration={})
+    assert label_state() == before and AuditEvent.objects.count() == events

@@ -112,3 +112,27 @@ def test_rumor_images_reach_other_processes_within_5_seconds(two_matchers, setti
         assert m.seconds_until(first, matched=False) < 5
     snapshots = list((tmp_path / "shared-index").glob("*/images/v*/complete"))
     assert snapshots, "the image index snapshot is shared on disk"
+
+
+def test_claim_index_follows_publish_and_retract_within_5_seconds(two_matchers, tmp_path):
+    """A reworded post (no near-duplicate of the claim) is found by the claim index of both other processes within
+    5 s of the publish, and no more within 5 s of the retraction."""
+    from labels.models import VerdictLabel
+    from tests.matching.test_claim_tier import CLAIM as CLAIM_TIER_CLAIM
+    from tests.matching.test_claim_tier import REVIEW, REWORDED
+
+    VerdictLabel.objects.filter(code="false").update(claim_review_threshold=REVIEW)
+    checker = UserFactory(username="checker", roles=[FACT_CHECKER])
+    reviewer = UserFactory(username="reviewer", roles=[REVIEWER])
+    rumor = make_rumor(checker, claim=CLAIM_TIER_CLAIM, verdict="false")
+    for m in two_matchers:
+        assert m.match(REWORDED)["matched"] is False
+    svc.rumor_submit(rumor=rumor, by=checker)
+    svc.rumor_publish(rumor=rumor, by=reviewer)
+    for m in two_matchers:
+        assert m.seconds_until(REWORDED, matched=True) < 5
+        assert m.match(REWORDED)["stages"] == ["claim"]
+    svc.rumor_retract(rumor=rumor, by=reviewer, reason="freshness test")
+    for m in two_matchers:
+        assert m.seconds_until(REWORDED, matched=False) < 5
+    assert list((tmp_path / "shared-index").glob("*/claims/v*/complete")), "the claim snapshot is shared on disk"
