@@ -130,6 +130,36 @@ def verdict_save(*, verdict: VerdictLabel, by: Any) -> VerdictLabel:
     return verdict
 
 
+CLAIM_THRESHOLDS = ("claim_auto_threshold", "claim_review_threshold")
+
+
+def verdict_calibrate(
+    *, verdict: VerdictLabel, by: Any, thresholds: dict[str, float | None], calibration: dict[str, dict[str, Any]]
+) -> VerdictLabel:
+    """Set a label's claim-tier thresholds measured by a calibration (`calibrate_thresholds --apply`), recording
+    where each came from in `calibration` (merged per field into what is there) and an audit event
+    "verdict.calibrate". Only the claim thresholds can be set this way; each is between 0 and 1 (the auto one may
+    be None: the tier only suggests), the review one at most the auto one."""
+    require_perm(by, "labels.change_verdictlabel")
+    unknown = sorted(set(thresholds) - set(CLAIM_THRESHOLDS))
+    if unknown:
+        raise ValidationError({name: _("Not a threshold a calibration sets.") for name in unknown})
+    if thresholds.get("claim_review_threshold", 0.0) is None:
+        raise ValidationError({"claim_review_threshold": _("A similarity between 0 and 1.")}, code="thresholds")
+    verdict_thresholds_check(**{name: thresholds.get(name, getattr(verdict, name)) for name in CLAIM_THRESHOLDS})
+    with transaction.atomic():
+        locked = VerdictLabel.objects.select_for_update().get(pk=verdict.pk)
+        before = snapshot(locked)
+        for name, value in thresholds.items():
+            setattr(locked, name, value)
+        locked.calibration = {**(locked.calibration or {}), **calibration}
+        locked.full_clean()
+        locked._history_user = by
+        locked.save()
+        audit_record(actor=by, action="verdict.calibrate", target=locked, changes=diff(before, snapshot(locked)))
+    return locked
+
+
 def _reindex_rumors_of(verdict: VerdictLabel) -> None:
     from debunk.stock.models import Rumor
     from search.services import rumor_search_schedule

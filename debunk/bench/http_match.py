@@ -117,6 +117,7 @@ def serve(
     backend: str = "sqlite",
     poll_seconds: float = 3600,
     images: list[dict] | None = None,
+    claims: bool = True,
 ) -> Iterator[Served]:
     """Load the stock into a throwaway database (SQLite, or PostgreSQL + Redis started as .ci/services.sh starts
     them for `make stack`) and serve it with gunicorn on 127.0.0.1; everything is stopped and removed at the end,
@@ -130,6 +131,7 @@ def serve(
     try:
         env = _environment(tmp)
         env["MATCH_INDEX_POLL_SECONDS"] = str(poll_seconds)
+        env["CLAIM_MATCHING"] = "1" if claims else "0"
         if backend == "postgres":
             started = time.perf_counter()
             env.update(_start_services(services, env))
@@ -222,12 +224,18 @@ def _start_services(directory: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def http_figures(
-    stock: benchmark.Prepared, queries: list[str], say: Callable[[str], None], *, backend: str = "sqlite"
+    stock: benchmark.Prepared,
+    queries: list[str],
+    say: Callable[[str], None],
+    *,
+    backend: str = "sqlite",
+    claims: bool = True,
 ) -> dict:
-    """Serve the stock with gunicorn and measure the three endpoints; see the module docstring."""
+    """Serve the stock with gunicorn and measure the three endpoints; see the module docstring. `claims`: the claim
+    tier on (CLAIM_MATCHING, as by default) or off in the server."""
     if not queries:
         raise ValueError("the HTTP benchmark needs queries")
-    with serve(stock, say, backend=backend) as served:
+    with serve(stock, say, backend=backend, claims=claims) as served:
         port, headers, version, server = served.port, served.headers, served.version, served.server
         endpoints = _endpoints(queries)
         errors = Tally()
@@ -294,6 +302,7 @@ def http_figures(
             "http_batch_p99_ms_at_80pct": round(p99["batch"], 1),
             "http_batch_80pct_req_per_s": round(paced_rates["batch"], 1),
             "http_errors": errors.errors,
+            "http_claim_matching": "on" if claims else "off",
         }
 
 

@@ -30,6 +30,7 @@ def load(directory: Path) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debunk.settings")
     django.setup()
 
+    from django.conf import settings
     from django.core.management.color import no_style
     from django.db import connection, transaction
     from django.utils import timezone
@@ -124,7 +125,15 @@ def load(directory: Path) -> dict:
 
     # Build the shared snapshot once, here, so that the gunicorn workers only memory-map it.
     index = current_index()
+    claim_seconds = None
+    if settings.CLAIM_MATCHING:  # the claim index's snapshot too (debunk.matching.claim_serving)
+        from debunk.matching.claim_serving import current_claim_index
+
+        claim_started = time.perf_counter()
+        current_claim_index()
+        claim_seconds = round(time.perf_counter() - claim_started, 1)
     return {
+        "claim_snapshot_seconds": claim_seconds,
         "key": raw,
         "version": latest_version(),
         "index_version": index.version,

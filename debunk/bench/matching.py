@@ -11,6 +11,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -19,6 +20,9 @@ from debunk.matching.fingerprint import SHINGLE_SIZE, SHORT_TEXT, fingerprint
 from debunk.matching.index import Entry, MatchIndex
 from debunk.matching.matcher import score_batch, score_text
 from debunk.matching.normalize import normalize
+
+if TYPE_CHECKING:
+    from debunk.matching.claims import ClaimIndex
 
 NOISE = "，。！？、…# 😂🙏[蜡烛]"
 
@@ -125,11 +129,11 @@ def project_core(index: MatchIndex) -> Callable[[str], list]:
     return lambda text: score_text(index, text, min_score=0.7)
 
 
-def batch_seconds(index: MatchIndex, queries: list[str], size: int = 100) -> float:
+def batch_seconds(index: MatchIndex, queries: list[str], size: int = 100, min_score: float = 0.7) -> float:
     """Seconds the project's batch path (what /match/batch runs) takes for all queries, `size` at a time."""
     started = time.perf_counter()
     for i in range(0, len(queries), size):
-        score_batch(index, queries[i : i + size], min_score=0.7)
+        score_batch(index, queries[i : i + size], min_score=min_score)
     return time.perf_counter() - started
 
 
@@ -218,3 +222,49 @@ def make_queries(corpus: Corpus, stock: Prepared, count: int) -> list[str]:
         else:
             out.append(corpus.post(rng.randint(5, 30)) + "//@某用户:" + source)
     return out
+
+
+def build_claim_index(texts: list[str]) -> "ClaimIndex":
+    """The claim tier's index on the same stock (entry id = rumor id = position, as the text index has them)."""
+    from debunk.matching.claims import ClaimEntry, ClaimIndex
+
+    return ClaimIndex([ClaimEntry(i, i, t) for i, t in enumerate(texts)])
+
+
+def undecided(found: list, auto: float = 0.7, review: float = 0.5, c_auto: float = 0.8, c_review: float = 0.6) -> bool:
+    """Whether a post goes on to the claim tier, as debunk.matching.claim_decisions.needs_search has it with the
+    default thresholds: no near-duplicate candidate is confident on similarity alone, or one rests on containment
+    alone."""
+
+    def level(similarity: float, containment: float) -> int:
+        return (
+            2
+            if similarity >= auto or containment >= c_auto
+            else 1
+            if similarity >= review or containment >= c_review
+            else 0
+        )
+
+    confident = False
+    for s in found:
+        if level(s.similarity, s.containment) > level(s.similarity, 0.0):
+            return True
+        confident = confident or level(s.similarity, 0.0) == 2
+    return not confident
+
+
+def batch_seconds_with_claims(
+    index: MatchIndex, claims: "ClaimIndex", queries: list[str], size: int = 100
+) -> tuple[float, int]:
+    """Seconds the near-duplicate batch path plus the claim tier on the posts it did not decide take for all
+    queries, `size` at a time; and how many posts went to the claim tier."""
+    searched = 0
+    started = time.perf_counter()
+    for i in range(0, len(queries), size):
+        chunk = queries[i : i + size]
+        found = score_batch(index, chunk, min_score=0.3)
+        rest = [q for q, f in zip(chunk, found, strict=True) if undecided(f)]
+        if rest:
+            claims.search(rest, k=5)
+            searched += len(rest)
+    return time.perf_counter() - started, searched

@@ -26,90 +26,14 @@ Records whose `rumor_text` is identical (`same_text_as` lists them) share one ru
 rumor" is that shared one.
 """
 
-import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from debunk.matching.calibration import DEFAULT_SEED, Items, Record, Stage, best_candidates, cross_validate
 from debunk.matching.fingerprint import containment, jaccard
-
-
-class MalformedRecord(ValueError):
-    """A dataset line that cannot be evaluated."""
-
-
-@dataclass(frozen=True)
-class Record:
-    line: int
-    rumor_id: str
-    stratum: str
-    lang: str
-    rumor_text: str
-    positives: tuple[str, ...]
-    negatives: tuple[str, ...]
-
-
-def _texts(raw: dict[str, Any], key: str) -> tuple[str, ...]:
-    items = raw.get(key, [])
-    if not isinstance(items, list):
-        raise MalformedRecord(f"'{key}' is not a list")
-    texts = []
-    for i, item in enumerate(items):
-        text = item.get("text") if isinstance(item, dict) else None
-        if not isinstance(text, str):
-            raise MalformedRecord(f"'{key}[{i}]' has no string 'text'")
-        texts.append(text)
-    return tuple(texts)
-
-
-def parse_record(line: str, number: int) -> Record:
-    """One JSON line → Record; MalformedRecord says what is wrong."""
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise MalformedRecord(f"not JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(raw, dict):
-        raise MalformedRecord("not a JSON object")
-    rumor_id = raw.get("rumor_id")
-    if not isinstance(rumor_id, str) or ":" not in rumor_id or not rumor_id.split(":", 1)[0]:
-        raise MalformedRecord("'rumor_id' is not a string of the form 'stratum:id'")
-    rumor_text = raw.get("rumor_text")
-    if not isinstance(rumor_text, str) or not rumor_text.strip():
-        raise MalformedRecord("'rumor_text' is missing or blank")
-    lang = raw.get("lang")
-    return Record(
-        line=number,
-        rumor_id=rumor_id,
-        stratum=rumor_id.split(":", 1)[0],
-        lang=lang if isinstance(lang, str) else "",
-        rumor_text=rumor_text,
-        positives=_texts(raw, "positives"),
-        negatives=_texts(raw, "negatives"),
-    )
-
-
-def read_records(data: bytes, *, limit: int | None = None) -> Iterator[Record | tuple[int, str]]:
-    """Records of a JSON Lines file, or (line number, reason) for each malformed line; blank lines are skipped."""
-    count = 0
-    for number, raw_line in enumerate(data.splitlines(), start=1):
-        if limit is not None and count >= limit:
-            return
-        try:
-            line = raw_line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, f"not UTF-8 (byte {exc.start})"
-            continue
-        if not line.strip():
-            continue
-        try:
-            record = parse_record(line, number)
-        except MalformedRecord as exc:
-            yield number, str(exc)
-            continue
-        count += 1
-        yield record
 
 
 @dataclass
@@ -186,3 +110,88 @@ def figures_by_stratum(tallies: dict[str, StratumTally]) -> dict[str, dict[str, 
 def unique_texts(records: Iterable[Record]) -> list[str]:
     """Every positive and negative text once, in first-seen order (the matcher is asked once per text)."""
     return list(dict.fromkeys(t for r in records for t in (*r.positives, *r.negatives)))
+
+
+STAGES = ("near_duplicate", "claim")
+
+
+def near_duplicate_score(similarity: float, containment: float) -> float:
+    """One number per near-duplicate candidate, for a single threshold: the larger of its similarity and its
+    containment (the engine decides on either, each with its own threshold)."""
+    return max(similarity, containment)
+
+
+def merged_candidates(*lists: dict[str, list[tuple[int, float]]], k: int = 5) -> dict[str, list[tuple[int, float]]]:
+    """The combined matcher's suggestions per text: the earlier stages' candidates first, then the later stages'
+    rumors not already there, at most k."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for text in {t for found in lists for t in found}:
+        seen: dict[int, float] = {}
+        for found in lists:
+            for rumor_id, score in found.get(text, []):
+                seen.setdefault(rumor_id, score)
+        out[text] = list(seen.items())[:k]
+    return out
+
+
+def staged_figures(
+    items: Items,
+    candidates: dict[str, dict[str, list[tuple[int, float]]]],
+    suspected: dict[str, np.ndarray],
+    *,
+    target: float,
+    folds: int,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, dict[str, Any]]:
+    """Per stratum: the combined cascade (stages in STAGES order) and each stage alone, thresholds chosen by
+    cross-validation over the stratum's rumors (`cross_validate`), with top-5 recall and recall_with_suspected.
+
+    `candidates`: per stage, each distinct text's candidates ((rumor id, score), best first); `suspected`: per stage
+    and "combined", per item, whether the stock's configured thresholds put the item's own rumor among its matches
+    (any decision)."""
+    stages, top5 = {}, {}
+    for name in STAGES:
+        stages[name], top5[name] = best_candidates(items, candidates.get(name, {}), name)
+    _, top5["combined"] = best_candidates(items, merged_candidates(*(candidates.get(n, {}) for n in STAGES)), "")
+    strata = np.array(items.stratum)
+    rumors = np.array(items.rumor)
+    out: dict[str, dict[str, Any]] = {}
+    for stratum in sorted(set(items.stratum)):
+        mask = strata == stratum
+        positives = mask & items.positive
+        cv = {"target": target, "folds": folds, "seed": seed}
+        combined = _block([stages[n] for n in STAGES], mask, rumors, items.positive, cv)
+        combined.update(_shares(positives, suspected["combined"], top5["combined"]))
+        combined["stages"] = {
+            name: {
+                **_block([stages[name]], mask, rumors, items.positive, cv),
+                **_shares(positives, suspected[name], top5[name]),
+            }
+            for name in STAGES
+        }
+        out[stratum] = combined
+    return out
+
+
+def _shares(positives: np.ndarray, suspected: np.ndarray, top5: np.ndarray) -> dict[str, float | None]:
+    count = int(positives.sum())
+    return {
+        "recall_with_suspected": round(int(suspected[positives].sum()) / count, 4) if count else None,
+        "top5_recall": round(int(top5[positives].sum()) / count, 4) if count else None,
+    }
+
+
+def _block(
+    chain: list[Stage], mask: np.ndarray, rumors: np.ndarray, positive: np.ndarray, cv: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        done = cross_validate(
+            [Stage(s.name, s.scores[mask], s.right[mask]) for s in chain], positive[mask], rumors[mask], **cv
+        )
+    except ValueError as exc:  # a stratum of one rumor cannot be cross-validated
+        return {"recall": None, "precision": None, "false_match_rate": None, "note": str(exc)}
+    figures: dict[str, Any] = done.figures()
+    figures["fold_thresholds"] = {
+        name: [None if t is None else round(t, 4) for t in values] for name, values in done.thresholds.items()
+    }
+    return figures

@@ -19,6 +19,7 @@ PURE_CORES = [
     "debunk.matching.compiled",
     "debunk.matching.matcher",
     "debunk.matching.claims",
+    "debunk.matching.calibration",
     "debunk.tracing.forest",
     "debunk.tracing.origins",
     "debunk.images.decode",

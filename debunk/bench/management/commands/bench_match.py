@@ -1,4 +1,5 @@
 import gc
+import statistics
 import time
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from django.core.management.base import CommandError, CommandParser
 from debunk.bench import matching as bm
 from debunk.bench.figures import FiguresCommand
 from debunk.matching.index import MatchIndex
+
+CLAIM_ROUNDS = 3
 
 
 class Command(FiguresCommand):
@@ -23,6 +26,11 @@ class Command(FiguresCommand):
             help="Where real rumor texts are read from when present.",
         )
         parser.add_argument("--no-http", action="store_true", help="Skip the gunicorn measurements.")
+        parser.add_argument(
+            "--no-claims",
+            action="store_true",
+            help="Skip the claim tier: its cost in the core, and it is off (CLAIM_MATCHING=0) in the HTTP server.",
+        )
         parser.add_argument(
             "--stacks",
             default="sqlite",
@@ -85,6 +93,9 @@ class Command(FiguresCommand):
         figures["p99_us"] = round(float(np.percentile(core_lat, 99)) * 1e6, 1)
         self.say(f"core: {figures['core_posts_per_s']} posts/s; brute-force Jaccard for recall and precision next")
 
+        if not opts["no_claims"]:
+            figures.update(self._claim_tier(texts, index, queries))
+
         # Recall/precision at exact Jaccard ≥ 0.7 of the whole post, so repost-chain queries (which the
         # project matches by their segments on purpose) are left out of this figure.
         plain = [i for i, q in enumerate(queries) if "//@" not in q]
@@ -116,6 +127,43 @@ class Command(FiguresCommand):
 
             for stack in stacks:
                 prefix = "" if stack == "sqlite" else "pg_"
-                measured = http_figures(stock, queries, say=lambda m, s=stack: self.say(f"[{s}] {m}"), backend=stack)
+                measured = http_figures(
+                    stock,
+                    queries,
+                    say=lambda m, s=stack: self.say(f"[{s}] {m}"),
+                    backend=stack,
+                    claims=not opts["no_claims"],
+                )
                 figures.update({f"{prefix}{k}": v for k, v in measured.items()})
         self.print_figures(figures)
+
+    def _claim_tier(self, texts: list[str], index: MatchIndex, queries: list[str]) -> dict[str, float | int]:
+        """The claim tier's cost in the core, in this run: the near-duplicate batch path alone (at the score floor
+        the match path uses) against the same plus the claim tier's search of the posts it left undecided,
+        alternated CLAIM_ROUNDS times (medians), on the same stock and queries."""
+        figures: dict[str, float | int] = {}
+        started = time.perf_counter()
+        claims = bm.build_claim_index(texts)
+        figures["claim_index_build_s"] = round(time.perf_counter() - started, 1)
+        figures["claim_index_bytes_per_entry"] = round(claims.nbytes() / len(texts), 1)
+        self.say(f"claims: index of {len(texts)} texts built ({figures['claim_index_build_s']} s)")
+        gc.collect()
+        gc.freeze()
+        bm.batch_seconds_with_claims(index, claims, queries[:200])  # warm-up
+        alone, both, searched = [], [], 0
+        for _ in range(CLAIM_ROUNDS):
+            alone.append(bm.batch_seconds(index, queries, size=100, min_score=0.3))
+            seconds, searched = bm.batch_seconds_with_claims(index, claims, queries, size=100)
+            both.append(seconds)
+        a, b = statistics.median(alone), statistics.median(both)
+        figures["core_floor_posts_per_s"] = round(len(queries) / a, 1)
+        figures["core_claim_posts_per_s"] = round(len(queries) / b, 1)
+        figures["claim_tier_slowdown"] = round(b / a, 2)
+        figures["claim_searched_share"] = round(searched / len(queries), 4)
+        if b > a and searched:
+            figures["claim_search_posts_per_s"] = round(searched / (b - a), 1)
+        self.say(
+            f"claims: near-duplicate alone {figures['core_floor_posts_per_s']} posts/s, with the claim tier "
+            f"{figures['core_claim_posts_per_s']} posts/s ({searched} of {len(queries)} posts searched)"
+        )
+        return figures

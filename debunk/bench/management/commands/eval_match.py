@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -26,22 +27,27 @@ from django.db import transaction
 from tqdm import tqdm
 
 from debunk.bench.matching_eval import (
-    Record,
+    STAGES,
     StratumTally,
     exact_scores,
     figures_by_stratum,
-    read_records,
+    near_duplicate_score,
+    staged_figures,
     unique_texts,
 )
 from debunk.core.roles import FACT_CHECKER, REVIEWER, system_user
+from debunk.matching.calibration import DEFAULT_FOLDS, Record, claim_candidates, items_of, read_records
 from debunk.matching.fingerprint import shingle_hashes
+from debunk.matching.matcher import prepare, score_prepared
 from debunk.matching.normalize import normalize_text
-from debunk.matching.services import match_text, reset_caches
+from debunk.matching.services import match_text, reset_caches, score_floor
+from debunk.matching.serving import current_index
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
 from debunk.stock.models import Rumor
 from labels.models import Category, VerdictLabel
 
+CONFIGURED = ("recall", "recall_with_suspected", "precision", "false_match_rate")
 AUTHOR, PUBLISHER = "system-evaluator", "system-reviewer"
 VERDICT, CATEGORY = "false", "other"
 ROLLED_BACK = "The rumors are loaded in a transaction that is rolled back at the end: the database is left unchanged."
@@ -54,7 +60,22 @@ precision:             matches pointing to the right rumor / all matches returne
 false_match_rate:      negatives answered with matched=true (any decision) / negatives
 false_matches_listed:  false matches to a rumor whose record lists the text among its positives (right by the
                        dataset's own labels, e.g. clef2020 negatives are tweets of other fact-checked claims)
-Records with an identical rumor_text (same_text_as) share one rumor."""
+Records with an identical rumor_text (same_text_as) share one rumor.
+
+Cross-validated figures (top of each stratum: the combined matcher; per stage under "stages"). Each text of a
+record is scored by each stage against every live rumor; a stage's best candidate decides when its score reaches the
+stage's threshold (near_duplicate: max(similarity, containment); claim: the claim index's score). Thresholds are
+chosen on all folds but one (rumors split into folds, never their texts), as the threshold of highest recall whose
+precision reaches the target, and applied to the held-out fold; the figures pool the held-out decisions. The
+combined matcher is the cascade: near_duplicate first, the claim tier on what it left undecided (its threshold
+chosen on the undecided training texts).
+recall / precision / false_match_rate: as above, of those held-out decisions (best candidate only).
+recall_with_suspected: positives whose own rumor the stock's configured thresholds put among its matches (near-
+                       duplicate: the match answer; claim: score >= the verdict's claim_review_threshold; combined:
+                       the answer, or the claim tier on texts the answer left unmatched while the answers hold no
+                       claim stage).
+top5_recall:           positives whose own rumor is among the stage's first five candidates (combined: the
+                       near-duplicate candidates, then the claim tier's)."""
 
 
 class Command(BaseCommand):
@@ -67,10 +88,23 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True, help="Path to repost_pairs.jsonl.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
         parser.add_argument("--limit", type=int, help="Evaluate only the first N records of the file.")
+        parser.add_argument(
+            "--target-precision",
+            type=float,
+            default=0.95,
+            help="Precision the cross-validated thresholds aim at (default 0.95).",
+        )
+        parser.add_argument(
+            "--folds", type=int, default=DEFAULT_FOLDS, help=f"Folds over rumors (default {DEFAULT_FOLDS})."
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["limit"] is not None and opts["limit"] < 1:
             raise CommandError("--limit must be at least 1.")
+        if not 0 < opts["target_precision"] <= 1:
+            raise CommandError("--target-precision must be in (0, 1].")
+        if opts["folds"] < 2:
+            raise CommandError("--folds must be at least 2.")
         started = time.perf_counter()
         data = self._read(opts["dataset"])
         records: list[Record] = []
@@ -92,7 +126,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 try:
-                    report = self._evaluate(records)
+                    report = self._evaluate(records, target=opts["target_precision"], folds=opts["folds"])
                 finally:
                     transaction.set_rollback(True)
         finally:
@@ -111,7 +145,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read the dataset {path}: {exc.strerror or exc}") from exc
 
-    def _evaluate(self, records: list[Record]) -> dict[str, Any]:
+    def _evaluate(self, records: list[Record], *, target: float, folds: int) -> dict[str, Any]:
         verdict = VerdictLabel.objects.get(code=VERDICT)
         others = Rumor.objects.live().count()
         rumor_of = self._load(records, verdict)
@@ -139,17 +173,77 @@ class Command(BaseCommand):
                 tally.add_positive(rumor_id, answers[text], listed.get(text, ()), reviewable=reviewable)
             for text in record.negatives:
                 tally.add_negative(answers[text], listed.get(text, ()))
+        configured = figures_by_stratum(tallies)
+        staged = self._staged(records, rumor_of, answers, verdict, target=target, folds=folds)
+        strata = {}
+        for stratum, figures in configured.items():
+            strata[stratum] = {
+                **figures,
+                "configured": {key: figures[key] for key in CONFIGURED},
+                **staged[stratum],
+            }
         return {
-            "strata": figures_by_stratum(tallies),
+            "strata": strata,
+            "cross_validation": {"target_precision": target, "folds": folds, "groups": "rumors"},
             "thresholds": {
                 "verdict": VERDICT,
                 "auto": verdict.match_auto_threshold,
                 "review": verdict.match_review_threshold,
                 "containment_auto": settings.MATCH_CONTAINMENT_AUTO,
                 "containment_review": settings.MATCH_CONTAINMENT_REVIEW,
+                "claim_auto": verdict.claim_auto_threshold,
+                "claim_review": verdict.claim_review_threshold,
             },
             "other_live_rumors": others,
         }
+
+    def _staged(
+        self,
+        records: list[Record],
+        rumor_of: dict[str, int],
+        answers: dict[str, dict[str, Any]],
+        verdict: VerdictLabel,
+        *,
+        target: float,
+        folds: int,
+    ) -> dict[str, dict[str, Any]]:
+        """Each stage's candidates for every text, scored against every live rumor, then the cross-validated
+        figures per stratum (matching_eval.staged_figures)."""
+        texts = list(answers)
+        index = current_index()
+        near: dict[str, list[tuple[int, float]]] = {}
+        for start in tqdm(
+            range(0, len(texts), 256), desc="Near-duplicate scores", unit="batch", file=sys.stderr, disable=None
+        ):
+            chunk = texts[start : start + 256]
+            for text, found in zip(chunk, score_prepared(index, prepare(chunk), min_score=score_floor()), strict=True):
+                ranked = sorted(
+                    ((s.rumor_id, near_duplicate_score(s.similarity, s.containment)) for s in found),
+                    key=lambda pair: (-pair[1], pair[0]),
+                )
+                near[text] = ranked
+        live = dict(Rumor.objects.live().values_list("pk", "claim"))
+        claim = claim_candidates(
+            live,
+            texts,
+            progress=lambda it: tqdm(it, desc="Claim scores", unit="batch", file=sys.stderr, disable=None),
+        )
+        items = items_of(records, rumor_of)
+        review = verdict.claim_review_threshold
+        suspected = {name: np.zeros(len(items), dtype=bool) for name in (*STAGES, "combined")}
+        for i, (text, own) in enumerate(zip(items.texts, items.rumor, strict=True)):
+            if not items.positive[i]:
+                continue
+            matches = answers[text]["matches"]
+            by_stage = {m.get("stage", "near_duplicate") for m in matches if m["rumor_id"] == own}
+            suspected["near_duplicate"][i] = "near_duplicate" in by_stage
+            suspected["claim"][i] = any(rid == own and score >= review for rid, score in claim[text])
+            if any("stage" in m for m in matches) or answers[text]["matched"]:
+                suspected["combined"][i] = bool(by_stage)  # the answer holds the claim tier's matches (or it
+                # had no say: the near-duplicate engine decided the post)
+            else:  # no claim tier in the answers yet: as it would run, on the posts nothing else decided
+                suspected["combined"][i] = suspected["claim"][i]
+        return staged_figures(items, {"near_duplicate": near, "claim": claim}, suspected, target=target, folds=folds)
 
     def _load(self, records: list[Record], verdict: VerdictLabel) -> dict[str, int]:
         """Publish one rumor per distinct rumor_text; returns text → rumor id."""
@@ -194,6 +288,20 @@ class Command(BaseCommand):
         )
         if report["other_live_rumors"]:
             out(f"{report['other_live_rumors']} live rumor(s) already in the database are matched against too.")
+        out("")
+        out(
+            f"Cross-validated over rumors ({report['cross_validation']['folds']} folds, thresholds aiming at precision "
+            f"{report['cross_validation']['target_precision']}, chosen on the other folds, never in-sample):"
+        )
+        staged = ["recall", "precision", "false_match_rate", "recall_with_suspected", "top5_recall"]
+        widths = [len(c) + 2 for c in staged]
+        out(f"{'stratum':<10}{'stage':<16}" + "".join(f"{c:>{w}}" for c, w in zip(staged, widths, strict=True)))
+        for stratum, figures in report["strata"].items():
+            for stage, block in [("combined", figures), *figures["stages"].items()]:
+                cells = ["-" if block.get(c) is None else f"{block[c]:.4f}" for c in staged]
+                out(f"{stratum:<10}{stage:<16}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+        out("")
+        out("The matcher as configured (the stock's thresholds):")
         columns = [
             "recall",
             "recall_with_suspected",
@@ -213,7 +321,7 @@ class Command(BaseCommand):
         for stratum, figures in report["strata"].items():
             cells = []
             for c in columns:
-                value = figures[c]
+                value = figures["configured"].get(c, figures[c])
                 cells.append("-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
             out(f"{stratum:<10}" + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True)))
         out("")
