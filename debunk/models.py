@@ -1,7 +1,6 @@
 """The app's models module: Django loads the models of every part from here (one app label, `debunk`).
 
-Each part keeps its models in its own package; import them from there (`from debunk.semantic.models import ClaimEmbedding
-from debunk.stock.models import Rumor`).
+Each part keeps its models in its own package; import them from there (`from debunk.stock.models import Rumor`).
 """
 
 from debunk.api.models import ApiKey, ApiRequestLog, Platform
