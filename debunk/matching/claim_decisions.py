@@ -86,10 +86,11 @@ def decide_claims(hits: Iterable, rumors: dict[int, Rumor], allowed: set[int], *
             continue
         verdict = rumor.verdict
         auto = verdict.claim_auto_threshold
-        scored = Scored(hit.rumor_id, 0, round(float(hit.score), 4), round(float(hit.containment), 4))
-        if auto is not None and hit.score >= auto:
+        score = round(float(hit.score), 4)  # the thresholds apply to the score as the answer reports it
+        scored = Scored(hit.rumor_id, 0, score, round(float(hit.containment), 4))
+        if auto is not None and score >= auto:
             action, suspected = verdict.default_action, False
-        elif hit.score >= verdict.claim_review_threshold:
+        elif score >= verdict.claim_review_threshold:
             action, suspected = "review", True
         else:
             continue

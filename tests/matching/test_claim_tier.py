@@ -102,9 +102,9 @@ def test_a_retracted_rumor_stops_matching_within_the_poll(client, stock, reviewe
 
 
 def test_a_new_variant_is_searched_at_once(client, stock, reviewer):
-    text = "据说全市自来水管网要大检修，下个月停水一周，大家提前做好储水准备"
+    text = "据说城东燃气管道要大检修，下个月停气一周，大家提前把煤气罐备好"
     assert not any(m["rumor_id"] == stock.pk for m in post(client, text)["matches"])
-    svc.variant_add(rumor=stock, by=reviewer, text="自来水管网大检修，下个月全市停水一周，请提前储水")
+    svc.variant_add(rumor=stock, by=reviewer, text="燃气管道大检修，下个月城东停气一周，请提前备好煤气罐")
     assert any(m["rumor_id"] == stock.pk for m in post(client, text)["matches"])
 
 
