@@ -3,6 +3,7 @@ MAP@5 and Recall@5 of the project's search, and of a plain BM25 baseline on the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -89,3 +90,42 @@ def bm25_ranker(dataset: Dataset) -> Callable[[str], list[str]]:
         return [ids[i] for i in top if scores[i] > 0]
 
     return rank
+
+
+# --- the semantic extra: fused ranking ---------------------------------------------------------------------------
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def claim_vectors(
+    vclaims: Path, dataset: Dataset, cache_dir: Path, *, progress: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, bool]:
+    """The claims' passage vectors, (n, 384) float32, and whether they came from the cache.
+
+    Embedding 10,375 claims takes minutes on one core, so the vectors are cached in `cache_dir` under a name made of
+    the model and the SHA-256 of the claims file: a changed file or model is embedded again, never mixed up."""
+    from debunk.semantic import embedder
+
+    path = Path(cache_dir) / f"clef-vclaims-{embedder.MODEL}-{file_hash(vclaims)[:16]}.npy"
+    if path.is_file():
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape == (len(dataset.claims), embedder.DIMENSIONS):
+            return vectors, True
+    texts = [c["vclaim"] for c in dataset.claims]
+    parts = []
+    for start in range(0, len(texts), 64):
+        parts.append(embedder.embed_passages(texts[start : start + 64]))
+        if progress is not None:
+            progress(len(parts[-1]))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.DIMENSIONS), np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, vectors, allow_pickle=False)
+    partial.rename(path)
+    return vectors, False

@@ -400,10 +400,17 @@ def warm_up() -> None:
 
 
 def servers() -> list[IndexServer]:
-    """Every served index: the text one and those of other parts (images)."""
+    """Every served index: the text one and those of other parts (images; the semantic extra's vectors when it is
+    on)."""
     from debunk.images.serving import IMAGES
+    from debunk.semantic.conf import enabled
 
-    return [TEXT, IMAGES]
+    served = [TEXT, IMAGES]
+    if enabled():
+        from debunk.semantic.serving import SEMANTIC
+
+        served.append(SEMANTIC)
+    return served
 
 
 def reset() -> None:
