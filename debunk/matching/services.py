@@ -565,6 +565,7 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
     for k, (request, _) in enumerate(items):
         if request.image is not None:
             _keep_post_image(post_ids[k], request)
+    no_evidence = Match._meta.get_field("evidence").get_db_prep_value([], connection)
     rows = [
         (
             post_id,
@@ -575,11 +576,26 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
             now,
             d.via,
             d.distance,
+            getattr(d, "stage", Match.Stage.NEAR_DUPLICATE.value),
+            no_evidence,
         )
         for post_id, (_, decisions) in zip(post_ids, items, strict=True)
         for d in decisions
     ]
-    fields = ["post", "rumor", "similarity", "containment", "status", "created_at", "via", "distance"]
+    # stage and evidence are NOT NULL without a database default (migration 0012): named here, or SQLite's
+    # INSERT OR IGNORE drops every row silently (and PostgreSQL refuses the statement)
+    fields = [
+        "post",
+        "rumor",
+        "similarity",
+        "containment",
+        "status",
+        "created_at",
+        "via",
+        "distance",
+        "stage",
+        "evidence",
+    ]
     _insert(Match, fields, rows, ignore_conflicts=True)  # idempotent per post and rumor, as get_or_create was
     suggest_later(post_ids)  # the semantic extra (when on): more candidates for the reviewers, by a task after commit
     return post_ids
