@@ -30,7 +30,10 @@ _model: Any = None
 
 def available() -> bool:
     """Whether the optional package is installed (`pip install debunk[semantic]`)."""
-    return importlib.util.find_spec(PACKAGE) is not None
+    try:
+        return importlib.util.find_spec(PACKAGE) is not None
+    except (ImportError, ValueError):  # a broken install, or the module blocked (sys.modules[PACKAGE] = None)
+        return False
 
 
 def load(threads: int = 1) -> None:
