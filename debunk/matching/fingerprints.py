@@ -9,6 +9,7 @@ import numpy as np
 from debunk.matching.fingerprint import NUM_PERM, SHINGLE_SIZE, TextFingerprint, fingerprint
 from debunk.matching.models import Fingerprint, IndexChange
 from debunk.matching.normalize import normalize
+from debunk.semantic.services import embed_later
 from debunk.stock.models import Rumor, RumorVariant
 from search.services import rumor_search_schedule
 
@@ -60,6 +61,7 @@ def index_bump(rumor: Rumor | None = None) -> None:
     IndexChange.objects.create(rumor_id=rumor.pk if rumor is not None else None)
     if rumor is not None:
         rumor_search_schedule(rumor)  # search: re-index (or drop) the rumor once this transaction commits
+        embed_later(rumor.pk)  # the semantic extra (when on): embed its changed texts, by a task after the commit
 
 
 def decode(data: bytes | memoryview | None) -> np.ndarray | None:

@@ -29,6 +29,7 @@ from debunk.matching.matcher import Prepared, Scored, Span, evidence_many, prepa
 from debunk.matching.models import AllowListEntry, Match, Post
 from debunk.matching.serving import current_index
 from debunk.public.cards import public_url, rumor_card
+from debunk.semantic.services import suggest_later
 from debunk.stock.models import Debunk, Rumor
 from debunk.stock.selectors import public_rumors
 from labels.models import VerdictLabel
@@ -447,7 +448,9 @@ def _context_cards(requests: list[MatchRequest], results: list[dict[str, Any]], 
             rumor = rumors.get(pinned.get(i))
             results[i]["card"] = rumor_card(rumor) if rumor is not None else None
         elif request.context == "search":
-            results[i]["cards"] = [rumor_card(hit.rumor) for hit in search_cards(request.text[:SEARCH_QUERY_MAX])]
+            results[i]["cards"] = [
+                rumor_card(hit.rumor) for hit in search_cards(request.text[:SEARCH_QUERY_MAX], semantic_ranking=False)
+            ]
 
 
 _CARD_SECONDS = 5.0  # verdict labels can change without a new index version: keep cards this long at most
@@ -641,6 +644,7 @@ def queue_suspected_many(*, platform: Platform, items: list[tuple[MatchRequest, 
         *("stage", "rank", "evidence"),
     ]
     _insert(Match, fields, rows, ignore_conflicts=True)  # idempotent per post and rumor, as get_or_create was
+    suggest_later(post_ids)  # the semantic extra (when on): more candidates for the reviewers, by a task after commit
     return post_ids
 
 

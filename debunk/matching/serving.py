@@ -401,11 +401,17 @@ def warm_up() -> None:
 
 def servers() -> list[IndexServer]:
     """Every served index: the text one, the claim index (unless CLAIM_MATCHING is off) and those of other parts
-    (images)."""
+    (images; the semantic extra's vectors when it is on)."""
     from debunk.images.serving import IMAGES
     from debunk.matching.claim_serving import CLAIMS
+    from debunk.semantic.conf import enabled
 
-    return [TEXT, CLAIMS, IMAGES] if settings.CLAIM_MATCHING else [TEXT, IMAGES]
+    served = [TEXT, CLAIMS, IMAGES] if settings.CLAIM_MATCHING else [TEXT, IMAGES]
+    if enabled():
+        from debunk.semantic.serving import SEMANTIC
+
+        served.append(SEMANTIC)
+    return served
 
 
 def reset() -> None:

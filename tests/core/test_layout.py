@@ -28,6 +28,9 @@ PURE_CORES = [
     "debunk.images.pipeline",
     "debunk.images.ocr",
     "debunk.images.decision",
+    "debunk.semantic.embedder",
+    "debunk.semantic.index",
+    "search.fusion",
 ]
 FORBIDDEN = ("django", "rest_framework", "redis", "celery", "kombu", "debunk.bench")
 
