@@ -12,6 +12,12 @@ VINEGAR = "网传熏醋和喝醋可以杀死新冠病毒，预防感染"
 ENGLISH = "Can vinegar fumes kill the coronavirus?"  # no term in common with the Chinese stock
 
 
+@pytest.fixture(autouse=True)
+def patient(settings):
+    """These tests are about ranking, not the time budget: the query's embedding is waited for (one test sets 0)."""
+    settings.SEMANTIC_SEARCH_TIMEOUT_MS = 60_000
+
+
 @pytest.fixture
 def stock(semantic_on, checker, reviewer, django_capture_on_commit_callbacks):
     semantic_on.SEARCH_BACKEND = "search.backends.database.DatabaseBackend"

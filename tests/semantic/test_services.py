@@ -180,6 +180,9 @@ def test_posts_the_match_api_queues_as_suspected_get_suggestions(stock, platform
     verdict.match_auto_threshold, verdict.match_review_threshold = 0.99, 0.3
     verdict.save()
     settings.SEMANTIC_SUGGEST_MIN_SCORE = 0.0
+    settings.CLAIM_MATCHING = (
+        False  # the claim tier would suggest the water rumor itself (tests/matching/test_claim_tier.py)
+    )
     claim = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
     with commit():
         copied = publish_rumor(checker, reviewer, claim=claim)
