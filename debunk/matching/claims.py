@@ -24,6 +24,13 @@ idf²-weighted share of the text's terms present in the post). A post's terms th
 at the unseen-term IDF. The best text of each rumor stands for the rumor; the k best rumors are returned, each with
 its evidence: the post's stretches made of shared terms ("石正丽", "第三宿主"), highest IDF first.
 
+Compiled search. `search` computes the same cells as that product (`search_reference` keeps the product: the tests
+hold one to the other) with `compiled.claim_cells`, MaxScore over the inverted index: each term's largest idf / |t|
+(`inv_max`, in the snapshot) bounds what it adds to any text's score; a post's longest posting lists are set aside
+while their bounds add up to at most ASIDE_BUDGET × min_score, the others are summed into a dense accumulator, and
+only the texts that can still pass min_score get the set-aside terms from their forward lists. With min_score 0
+every posting list is visited (the product's work). The caller passes the lowest threshold it acts on.
+
 Score (what the per-label thresholds apply to): SCORE_WEIGHT × cosine + (1 − SCORE_WEIGHT) × containment, with
 SCORE_WEIGHT = 0.5. Cosine alone penalises a post that carries the claim among much else; containment alone ranks
 a long rumor text that a post half-repeats too low and short texts too high. Chosen on claims_zh_checked.jsonl
