@@ -253,11 +253,16 @@ def undecided(found: list, auto: float = 0.7, review: float = 0.5, c_auto: float
     return not confident
 
 
+CLAIM_FLOOR = 0.2  # the lowest claim threshold assumed acted on (labels default to 0.45; calibrated ones go lower)
+
+
 def batch_seconds_with_claims(
-    index: MatchIndex, claims: "ClaimIndex", queries: list[str], size: int = 100
+    index: MatchIndex, claims: "ClaimIndex", queries: list[str], size: int = 100, min_score: float = CLAIM_FLOOR
 ) -> tuple[float, int]:
     """Seconds the near-duplicate batch path plus the claim tier on the posts it did not decide take for all
-    queries, `size` at a time; and how many posts went to the claim tier."""
+    queries, `size` at a time; and how many posts went to the claim tier. The claim search skips hits under
+    `min_score`, as the match path skips those under the lowest threshold a label acts on
+    (claim_decisions.score_floor)."""
     searched = 0
     started = time.perf_counter()
     for i in range(0, len(queries), size):
@@ -265,6 +270,6 @@ def batch_seconds_with_claims(
         found = score_batch(index, chunk, min_score=0.3)
         rest = [q for q, f in zip(chunk, found, strict=True) if undecided(f)]
         if rest:
-            claims.search(rest, k=5)
+            claims.search(rest, k=5, min_score=min_score)
             searched += len(rest)
     return time.perf_counter() - started, searched

@@ -100,10 +100,29 @@ def decide_claims(hits: Iterable, rumors: dict[int, Rumor], allowed: set[int], *
     return decisions
 
 
-def search(texts: list[str], *, k: int = CANDIDATES) -> list[list]:
-    """The claim candidates (ClaimHit, best first) of each text in this process's claim index."""
+SLACK = 1e-4  # under the lowest threshold: a hit at a threshold (scores are compared unrounded) is still found
+
+
+def score_floor(verdicts: Iterable) -> float:
+    """The lowest claim score any verdict label acts on (its review or automatic threshold): hits under it decide
+    nothing, so the search skips them (most of its work on an unrelated post's weak hits)."""
+    thresholds = [t for v in verdicts for t in (v.claim_review_threshold, v.claim_auto_threshold) if t is not None]
+    return max(min(thresholds, default=0.0) - SLACK, 0.0)
+
+
+def containment_floor() -> float:
+    """The lowest claim score a rumor whose weighted containment reaches CLAIM_WEIGHTED_CONTAINMENT_MIN can have
+    (score ≥ (1 − SCORE_WEIGHT) × containment): the containment check's search skips the hits under it."""
+    from debunk.matching.claims import SCORE_WEIGHT
+
+    return max((1.0 - SCORE_WEIGHT) * settings.CLAIM_WEIGHTED_CONTAINMENT_MIN - SLACK, 0.0)
+
+
+def search(texts: list[str], *, k: int = CANDIDATES, min_score: float = 0.0) -> list[list]:
+    """The claim candidates (ClaimHit, best first) scoring above min_score of each text in this process's claim
+    index."""
     from debunk.matching.claim_serving import CLAIMS
 
     if not texts:
         return []
-    return CLAIMS.current().search(texts, k=k)
+    return CLAIMS.current().search(texts, k=k, min_score=min_score)

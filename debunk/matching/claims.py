@@ -24,6 +24,13 @@ idf²-weighted share of the text's terms present in the post). A post's terms th
 at the unseen-term IDF. The best text of each rumor stands for the rumor; the k best rumors are returned, each with
 its evidence: the post's stretches made of shared terms ("石正丽", "第三宿主"), highest IDF first.
 
+Compiled search. `search` computes the same cells as that product (`search_reference` keeps the product: the tests
+hold one to the other) with `compiled.claim_cells`, MaxScore over the inverted index: each term's largest idf / |t|
+(`inv_max`, in the snapshot) bounds what it adds to any text's score; a post's longest posting lists are set aside
+while their bounds add up to at most ASIDE_BUDGET × min_score, the others are summed into a dense accumulator, and
+only the texts that can still pass min_score get the set-aside terms from their forward lists. With min_score 0
+every posting list is visited (the product's work). The caller passes the lowest threshold it acts on.
+
 Score (what the per-label thresholds apply to): SCORE_WEIGHT × cosine + (1 − SCORE_WEIGHT) × containment, with
 SCORE_WEIGHT = 0.5. Cosine alone penalises a post that carries the claim among much else; containment alone ranks
 a long rumor text that a post half-repeats too low and short texts too high. Chosen on claims_zh_checked.jsonl
@@ -62,6 +69,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from debunk.matching import compiled
 from debunk.matching.normalize import normalize_text
 
 __all__ = ["ClaimEntry", "ClaimHit", "ClaimIndex", "terms_of"]
@@ -72,7 +80,8 @@ MAX_DF_SHARE = 0.002  # terms in more than this share of the texts (stock + back
 MIN_PRUNE_DF = 200  # ...when also in more than this many texts (a small index prunes little)
 SCORE_WEIGHT = 0.5  # score = w × cosine + (1 - w) × containment
 MAX_TERMS = 5  # evidence terms per hit
-FORMAT = 1  # of the saved arrays
+ASIDE_BUDGET = 0.6  # share of min_score the posting lists the kernel skips may add up to (compiled.claim_cells)
+FORMAT = 2  # of the saved arrays
 ARRAYS = (
     "entry_ids",
     "rumor_ids",
@@ -81,6 +90,7 @@ ARRAYS = (
     "inv_indptr",
     "inv_indices",
     "inv_data",
+    "inv_max",
     "norms",
     "fwd_indptr",
     "fwd_indices",
@@ -328,6 +338,11 @@ def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str,
     inv_indptr = np.zeros(vocab.size + 1, dtype=np.int64)
     np.cumsum(np.bincount(col, minlength=vocab.size), out=inv_indptr[1:])
     rumor_ids = np.array([e.rumor_id for e in entries], dtype=np.int64)
+    inv_data = data[order].astype(np.float32)
+    inv_max = np.zeros(vocab.size, dtype=np.float32)  # per term, the largest idf / |t| of its posting list
+    heads = inv_indptr[:-1][np.diff(inv_indptr) > 0]
+    if heads.size:
+        inv_max[np.diff(inv_indptr) > 0] = np.maximum.reduceat(inv_data, heads)
     return {
         "entry_ids": np.array(ids, dtype=np.int64),
         "rumor_ids": rumor_ids,
@@ -335,7 +350,8 @@ def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str,
         "idf": np.where(pruned, 0.0, idf).astype(np.float32),  # 0 marks a pruned term
         "inv_indptr": inv_indptr,
         "inv_indices": owner[order].astype(np.int32),
-        "inv_data": data[order].astype(np.float32),
+        "inv_data": inv_data,
+        "inv_max": inv_max,
         "norms": norm.astype(np.float32),
         "fwd_indptr": fwd_indptr,
         "fwd_indices": col.astype(np.int32),
@@ -479,7 +495,16 @@ class ClaimIndex:
     # ---- search -----------------------------------------------------------------------------------------------
     def search(self, texts: list[str], *, k: int = 5, min_score: float = 0.0) -> list[list[ClaimHit]]:
         """For each text, the (at most k) rumors it may carry, best first: only hits scoring above min_score (the
-        lowest threshold the caller acts on: most of the work on an unrelated post's weak hits is then skipped)."""
+        lowest threshold the caller acts on: most of the work on an unrelated post's weak hits is then skipped).
+        The snapshot is searched by a compiled kernel (`compiled.claim_cells`) that visits few posting lists."""
+        return self._search(texts, k, min_score, reference=False)
+
+    def search_reference(self, texts: list[str], *, k: int = 5, min_score: float = 0.0) -> list[list[ClaimHit]]:
+        """`search` by one sparse product over the whole inverted index: the reference the compiled kernel is held
+        to (tests/matching/test_claims.py)."""
+        return self._search(texts, k, min_score, reference=True)
+
+    def _search(self, texts: list[str], k: int, min_score: float, *, reference: bool) -> list[list[ClaimHit]]:
         out: list[list[ClaimHit]] = [[] for _ in texts]
         if not texts or k <= 0:
             return out
@@ -495,7 +520,26 @@ class ClaimIndex:
         # a post's norm: its distinct live terms' idf², a term the snapshot never saw at the unseen-term IDF
         norm = np.sqrt(present.power(2).sum(axis=1).A1 + unknown * self._unseen_idf**2)
         norm[norm == 0] = 1.0
-        if present.nnz and len(a["entry_ids"]):
+        if present.nnz and len(a["entry_ids"]) and not reference:
+            qi, ti, ct, score = compiled.claim_cells(
+                present.indptr.astype(np.int64),
+                present.indices.astype(np.int64),
+                norm.astype(np.float64),
+                np.asarray(a["idf"]),
+                np.asarray(a["inv_max"]),
+                np.asarray(a["inv_indptr"]),
+                np.asarray(a["inv_indices"]),
+                np.asarray(a["inv_data"]),
+                np.asarray(a["norms"]),
+                np.asarray(a["fwd_indptr"]),
+                np.asarray(a["fwd_indices"]),
+                self._dead_rows(),
+                SCORE_WEIGHT,
+                float(min_score),
+                ASIDE_BUDGET,
+            )
+            parts.append((qi, ti, ct, np.asarray(self._a["rumor_ids"])[ti], score))
+        elif present.nnz and len(a["entry_ids"]):
             scale = _bound_scale(norm, self._min_norm)
             product = _scaled_rows(present, scale) @ self._inv
             parts.append(self._scored(product, scale, norm, a["norms"], min_score, None))

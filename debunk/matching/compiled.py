@@ -435,3 +435,137 @@ def warm_up() -> None:
     text = "预热一下编译好的匹配内核，这是一段足够长的文字" * 12
     score_batch(MatchIndex(), [text])
     evidence(normalize(text), text)
+
+
+# ---- the claim index (debunk.matching.claims) --------------------------------------------------------------------
+
+
+@njit(cache=True)
+def claim_cells(
+    qoff,
+    qcol,
+    qnorm,
+    idf,
+    inv_max,
+    inv_indptr,
+    inv_indices,
+    inv_data,
+    tnorms,
+    fwd_indptr,
+    fwd_indices,
+    dead,
+    w,
+    floor,
+    budget,
+):
+    """The (post, text) cells of a batch scoring above `floor` in the claim index, exactly as the sparse product of
+    `ClaimIndex.search_reference` scores them (P = Σ idf² / |t| over the shared terms; score = w × min(P / |q|, 1)
+    + (1 − w) × min(P / |t|, 1)), without visiting most of the posting lists (MaxScore).
+
+    Post q's distinct snapshot terms are qcol[qoff[q]:qoff[q + 1]]. A term j adds at most
+    ub_j = w × idf_j × m_j / |q| + (1 − w) × m_j² to the score of any text (m_j = inv_max[j], the largest
+    idf_j / |t| of its posting list). The longest posting lists are set aside while their bounds sum to at most
+    `floor` (no text reaches it on them alone); the others' posting lists are added up into a dense accumulator
+    (with the list of texts touched), and a touched text that may still reach `floor` gets the set-aside terms it
+    has added exactly, from its forward list (sorted by term, merged with the sorted set-aside terms). The set-aside
+    bounds add up to at most `budget` × `floor`: the smaller, the fewer candidates to complete, the more postings
+    visited. Returns (post, text, containment, score) arrays."""
+    nq = qoff.size - 1
+    acc = np.zeros(tnorms.size, np.float64)
+    touched = np.empty(tnorms.size, np.int64)
+    cap = 1024
+    out_q = np.empty(cap, np.int64)
+    out_t = np.empty(cap, np.int64)
+    out_ct = np.empty(cap, np.float64)
+    out_s = np.empty(cap, np.float64)
+    found = 0
+    for q in range(nq):
+        a, b = qoff[q], qoff[q + 1]
+        if a == b:
+            continue
+        nrm = qnorm[q]
+        m = b - a
+        lengths = np.empty(m, np.int64)
+        for i in range(m):
+            j = qcol[a + i]
+            lengths[i] = inv_indptr[j + 1] - inv_indptr[j]
+        order = np.argsort(-lengths, kind="mergesort")
+        aside = 0.0  # the set-aside terms' bounds
+        n_aside = 0
+        for i in range(m):
+            j = qcol[a + order[i]]
+            mj = np.float64(inv_max[j])
+            ub = w * np.float64(idf[j]) * mj / nrm + (1.0 - w) * mj * mj
+            if aside + ub >= budget * floor * (1.0 - 1e-9) or floor <= 0.0:
+                break
+            aside += ub
+            n_aside += 1
+        aside_cols = np.sort(qcol[a + order[:n_aside]])  # merged with a candidate's forward list (sorted)
+        nt = 0
+        for i in range(n_aside, m):
+            j = qcol[a + order[i]]
+            f = np.float64(idf[j])
+            for p in range(inv_indptr[j], inv_indptr[j + 1]):
+                t = inv_indices[p]
+                if acc[t] == 0.0:
+                    touched[nt] = t
+                    nt += 1
+                acc[t] += f * np.float64(inv_data[p])
+        for i in range(nt):
+            t = touched[i]
+            p_sum = acc[t]
+            acc[t] = 0.0
+            if dead[t]:
+                continue
+            tn = np.float64(tnorms[t])
+            if n_aside:
+                if w * p_sum / nrm + (1.0 - w) * p_sum / tn + aside <= floor:
+                    continue
+                extra = 0.0
+                k, end, x = fwd_indptr[t], fwd_indptr[t + 1], 0
+                while k < end and x < n_aside:
+                    c = fwd_indices[k]
+                    if c < aside_cols[x]:
+                        k += 1
+                    elif c > aside_cols[x]:
+                        x += 1
+                    else:
+                        extra += np.float64(idf[c]) * np.float64(idf[c])
+                        k += 1
+                        x += 1
+                p_sum += extra / tn
+            cos = p_sum / nrm
+            if cos > 1.0:
+                cos = 1.0
+            ct = p_sum / tn
+            if ct > 1.0:
+                ct = 1.0
+            score = w * cos + (1.0 - w) * ct
+            if score <= floor:
+                continue
+            if found == cap:
+                cap *= 2
+                out_q = _grow_i(out_q, cap)
+                out_t = _grow_i(out_t, cap)
+                out_ct = _grow_f(out_ct, cap)
+                out_s = _grow_f(out_s, cap)
+            out_q[found] = q
+            out_t[found] = t
+            out_ct[found] = ct
+            out_s[found] = score
+            found += 1
+    return out_q[:found], out_t[:found], out_ct[:found], out_s[:found]
+
+
+@njit(cache=True)
+def _grow_i(buf, size):
+    out = np.empty(size, np.int64)
+    out[: buf.size] = buf
+    return out
+
+
+@njit(cache=True)
+def _grow_f(buf, size):
+    out = np.empty(size, np.float64)
+    out[: buf.size] = buf
+    return out

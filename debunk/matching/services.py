@@ -264,12 +264,23 @@ def _claim_tier(
     positions += [parts[0][0] for parts in ocr_parts.values() if parts and parts[0][1].strip()]
     if not positions:
         return found
-    found.hits = dict(zip(positions, claim_decisions.search([texts[p] for p in positions]), strict=True))
+    floor = claim_decisions.score_floor(_verdict_labels(version).values())
+    found.hits = dict(
+        zip(positions, claim_decisions.search([texts[p] for p in positions], min_score=floor), strict=True)
+    )
     # precise containment: the weighted containment of each rumor a near-duplicate decision rests on containment
     # for; a rumor the first search did not rank is looked for among more candidates
     checks = {i: claim_decisions.contained_rumors(scored[i], rumors) for i in positions if i < len(requests)}
     wider = [i for i, ids in checks.items() if ids - {h.rumor_id for h in found.hits[i]}]
-    wide = dict(zip(wider, claim_decisions.search([texts[i] for i in wider], k=claim_decisions.WIDE), strict=True))
+    wide = dict(
+        zip(
+            wider,
+            claim_decisions.search(
+                [texts[i] for i in wider], k=claim_decisions.WIDE, min_score=claim_decisions.containment_floor()
+            ),
+            strict=True,
+        )
+    )
     for i, ids in checks.items():
         if ids:
             weighted = {h.rumor_id: h.containment for h in wide.get(i, found.hits[i])}
@@ -497,6 +508,15 @@ def _rumor_cards(rumor_ids: set[int], version: int) -> dict[int, _Card]:
                 f"{verdict.text_zh}：{title}" if title is not None else verdict.text_zh,
             )
     return {rid: _cards[rid] for rid in rumor_ids if rid in _cards}
+
+
+def _verdict_labels(version: int) -> dict[int, VerdictLabel]:
+    """Every verdict label, cached with the rumor cards (the same lifetime: a threshold change is seen within
+    _CARD_SECONDS)."""
+    _rumor_cards(set(), version)  # renews the cache when it is stale
+    if not _verdicts:
+        _verdicts.update(VerdictLabel.objects.in_bulk())
+    return _verdicts
 
 
 def _card_rows(rumor_ids: list[int]) -> list[tuple[int, str, int, str | None, str | None]]:

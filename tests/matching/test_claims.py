@@ -175,3 +175,17 @@ def test_traditional_and_full_width_fold_to_the_same_terms():
     assert traditional.rumor_id == simplified.rumor_id == 4
     assert traditional.score == pytest.approx(simplified.score)
     assert index.search(["ＯＢＡＭＡ　ｋｅｎｙａ"])[0][0].rumor_id == 5
+
+
+def test_score_floor_is_the_lowest_threshold_any_label_acts_on():
+    from types import SimpleNamespace
+
+    from debunk.matching.claim_decisions import SLACK, score_floor
+
+    labels = [
+        SimpleNamespace(claim_review_threshold=0.45, claim_auto_threshold=None),
+        SimpleNamespace(claim_review_threshold=0.3, claim_auto_threshold=0.8),
+        SimpleNamespace(claim_review_threshold=0.6, claim_auto_threshold=0.25),  # auto under review: still acts
+    ]
+    assert score_floor(labels) == pytest.approx(0.25 - SLACK)
+    assert score_floor([]) == 0.0
