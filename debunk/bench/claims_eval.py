@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from debunk.matching.calibration import select_threshold
 from debunk.matching.claims import ClaimEntry, ClaimHit, ClaimIndex
 from debunk.matching.normalize import normalize_text
 
@@ -174,17 +175,15 @@ class Scored:
 
 
 def lowest_threshold(pairs: list[tuple[float, bool]], target: float = TARGET_PRECISION) -> float:
-    """The lowest score t such that the pairs scoring ≥ t have precision ≥ target (inf when none)."""
-    if not pairs:
-        return float("inf")
-    scores = np.array([s for s, _ in pairs])
-    right = np.array([r for _, r in pairs], dtype=np.float64)
-    order = np.argsort(-scores, kind="stable")
-    scores, right = scores[order], right[order]
-    precision = np.cumsum(right) / np.arange(1, scores.size + 1)
-    last_of_tie = np.append(scores[1:] != scores[:-1], True)  # a threshold takes a whole tie group
-    ok = np.flatnonzero(last_of_tie & (precision >= target))
-    return float(scores[ok[-1]]) if ok.size else float("inf")
+    """The threshold `calibrate_thresholds` would choose on these pairs (debunk.matching.calibration.select_threshold:
+    the most right decisions at precision ≥ target, the highest such score on a tie); inf when none qualifies."""
+    chosen = select_threshold(
+        np.array([s for s, _ in pairs], dtype=np.float64),
+        np.array([r for _, r in pairs], dtype=bool),
+        len(pairs),
+        target,
+    ).threshold
+    return float("inf") if chosen is None else chosen
 
 
 def pairs_of(post: Scored) -> list[tuple[float, bool]]:
