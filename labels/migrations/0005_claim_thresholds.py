@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
             model_name="historicalverdictlabel",
             name="claim_review_threshold",
             field=models.FloatField(
-                default=0.76,
+                default=0.4,
                 help_text="Reworded posts at or above this claim score go to the suspected-match queue.",
                 verbose_name="claim-tier review threshold",
             ),
@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
             model_name="verdictlabel",
             name="claim_review_threshold",
             field=models.FloatField(
-                default=0.76,
+                default=0.4,
                 help_text="Reworded posts at or above this claim score go to the suspected-match queue.",
                 verbose_name="claim-tier review threshold",
             ),

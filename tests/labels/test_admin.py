@@ -234,7 +234,7 @@ def test_claim_thresholds_are_editable_and_checked(admin_client, administrator):
     verdict.refresh_from_db()
     assert (verdict.claim_review_threshold, verdict.claim_auto_threshold) == (0.9, 0.95)
     changes = [e.changes for e in events("verdict.update")]
-    assert changes == [{"claim_review_threshold": [0.76, 0.9]}, {"claim_auto_threshold": [None, 0.95]}]
+    assert changes == [{"claim_review_threshold": [0.4, 0.9]}, {"claim_auto_threshold": [None, 0.95]}]
 
 
 def test_the_calibration_is_shown_read_only(admin_client):
@@ -252,7 +252,7 @@ def test_the_calibration_is_shown_read_only(admin_client):
         "0.951",
         "0.610",
         ">5<",
-        "claim_review_threshold = 0.76",
+        "claim_review_threshold = 0.4",
     ]:
         assert shown in page, shown
     assert 'name="calibration"' not in page  # read-only: not a form field
