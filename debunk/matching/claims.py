@@ -566,13 +566,50 @@ class ClaimIndex:
         qi, ti, ct, rumor, score = qi[order], ti[order], ct[order], rumor[order], score[order]
         top = (np.arange(qi.size) - np.searchsorted(qi, qi, side="left")) < k
         qi, ti, ct, rumor, score = qi[top], ti[top], ct[top], rumor[top], score[top]
+        evidence = self._evidence(occ, np.where(known, pos, -1), qi, ti, reference=reference)
+        for q_i, c, r, s, terms in zip(qi.tolist(), ct.tolist(), rumor.tolist(), score.tolist(), evidence, strict=True):
+            out[q_i].append(ClaimHit(r, float(s), float(c), terms))
+        return out
+
+    def _evidence(
+        self, occ: _Occurrences, col: np.ndarray, qi: np.ndarray, ti: np.ndarray, *, reference: bool
+    ) -> list[tuple[str, ...]]:
+        """The evidence terms of each hit (post qi, text ti). Snapshot texts: all hits of the batch in one compiled
+        step (`compiled.claim_evidence`, the occurrences' vocabulary columns `col` looked up in the text's sorted
+        forward list); delta texts (and the reference search): `_evidence_reference` per hit."""
+        n = occ.count
+        out: list[tuple[str, ...]] = [()] * qi.size
+        snap = ti >= 0
+        if not reference and snap.any():
+            order = np.lexsort((occ.start, occ.owner))
+            qoff = np.searchsorted(occ.owner[order], np.arange(n + 1)).astype(np.int64)
+            codes = np.frombuffer(occ.joined.encode("utf-32-le"), dtype=np.uint32)
+            a = self._a
+            rows = np.flatnonzero(snap)
+            ev_s, ev_e, ev_n = compiled.claim_evidence(
+                qi[rows].astype(np.int64),
+                ti[rows].astype(np.int64),
+                qoff,
+                col[order].astype(np.int64),
+                occ.start[order],
+                occ.start[order] + occ.length[order],
+                codes,
+                np.asarray(a["idf"]),
+                np.asarray(a["fwd_indptr"]),
+                np.asarray(a["fwd_indices"]),
+                MAX_TERMS,
+            )
+            joined = occ.joined
+            spans = zip(rows.tolist(), ev_s.tolist(), ev_e.tolist(), ev_n.tolist(), strict=True)
+            for row, starts, ends, count in spans:
+                out[row] = tuple(joined[starts[i] : ends[i]] for i in range(count))
+            if snap.all():
+                return out
         by_owner = np.argsort(occ.owner, kind="stable")
         bounds = np.searchsorted(occ.owner[by_owner], np.arange(n + 1))
-        for q_i, t_i, c, r, s in zip(
-            qi.tolist(), ti.tolist(), ct.tolist(), rumor.tolist(), score.tolist(), strict=True
-        ):
-            mine = by_owner[bounds[q_i] : bounds[q_i + 1]]
-            out[q_i].append(ClaimHit(r, float(s), float(c), self._evidence(occ, mine, t_i)))
+        for row in np.flatnonzero(~snap if not reference else np.ones(qi.size, dtype=bool)).tolist():
+            q_i = int(qi[row])
+            out[row] = self._evidence_reference(occ, by_owner[bounds[q_i] : bounds[q_i + 1]], int(ti[row]))
         return out
 
     def _scored(
@@ -607,7 +644,7 @@ class ClaimIndex:
             qi, ti, ct, score = qi[alive], ti[alive], ct[alive], score[alive]
         return qi, ti, ct, np.asarray(self._a["rumor_ids"])[ti], score
 
-    def _evidence(self, occ: _Occurrences, mine: np.ndarray, text: int) -> tuple[str, ...]:
+    def _evidence_reference(self, occ: _Occurrences, mine: np.ndarray, text: int) -> tuple[str, ...]:
         """The post's stretches made of terms it shares with the text, most distinctive first (the highest IDF
         of a shared term in the stretch), as the post writes them: "石正丽", not "石正" and "正丽"."""
         if text >= 0:

@@ -110,3 +110,22 @@ def test_top_k_is_the_same_ranking(corpus):
         slow = index.search_reference(posts, k=5, min_score=floor)
         for a, b in zip(fast, slow, strict=True):
             assert [round(h.score, 4) for h in a] == pytest.approx([round(h.score, 4) for h in b], abs=2e-4)
+
+
+def test_compiled_evidence_repeats_and_ties_as_the_reference():
+    """Repeated stretches are given once, ties of IDF go to the longer then the earlier stretch: as the reference."""
+    entries = [
+        ClaimEntry(1, 1, "石正丽承认病毒来自武汉实验室 USNS Comfort 医疗船"),
+        ClaimEntry(2, 2, "吃大蒜可以预防新冠病毒 garlic cures covid"),
+        ClaimEntry(3, 3, "纽约港来了十艘医疗军舰"),
+    ]
+    index = ClaimIndex(entries, background=["今天天气不错", "病毒来了"])
+    posts = [
+        "石正丽 石正丽！石正丽承认了：病毒来自武汉实验室，武汉实验室。Comfort comfort COMFORT 医疗船",
+        "garlic garlic 吃大蒜 吃大蒜可以预防 新冠 covid garlics",
+        "十艘医疗军舰 纽约港 十艘医疗军舰 纽约港来了",
+    ]
+    fast = index.search(posts, k=5)
+    slow = index.search_reference(posts, k=5)
+    assert [[(h.rumor_id, h.terms) for h in a] for a in fast] == [[(h.rumor_id, h.terms) for h in b] for b in slow]
+    assert fast[0][0].terms.count("石正丽") == 1 and len(fast[0][0].terms) > 1
