@@ -9,8 +9,9 @@ Terms. A text is normalised (`normalize_text`: NFKC, lower case, Simplified Chin
 whitespace kept as a word boundary. CJK runs (digits join them in a text that has CJK) give char bigrams; other runs
 (Latin etc.) are words: each word is a term, plus its char 3- to 5-grams. Every term is hashed to a 64-bit id (a
 polynomial hash over the code points, vectorised over a whole batch, then a splitmix64 finaliser); the vocabulary is
-the sorted unique ids of the snapshot's texts (a batch's ids are sorted before the look-up: binary searches over
-increasing keys reuse the cache).
+the sorted unique ids of the snapshot's texts. An id is looked up in its bucket (`vocab_off`, in the snapshot: where
+the ids with each value of the top BUCKET_BITS bits start), a binary search among tens of ids rather than over the
+whole vocabulary (`search_reference` keeps the whole-vocabulary search).
 
 Weights. IDF = ln((1 + N) / (1 + df)) + 1, with df counted over the stock's texts plus the `background` texts (recent
 archive posts: boilerplate such as "新冠肺炎确诊病例" is common there, so it weighs little). A term in more than
@@ -81,11 +82,13 @@ MIN_PRUNE_DF = 200  # ...when also in more than this many texts (a small index p
 SCORE_WEIGHT = 0.5  # score = w × cosine + (1 - w) × containment
 MAX_TERMS = 5  # evidence terms per hit
 ASIDE_BUDGET = 0.6  # share of min_score the posting lists the kernel skips may add up to (compiled.claim_cells)
-FORMAT = 2  # of the saved arrays
+FORMAT = 3  # of the saved arrays (2: with inv_max; 3: with vocab_off)
+BUCKET_BITS = 16  # the vocabulary's look-up table: one bucket per value of an id's top bits
 ARRAYS = (
     "entry_ids",
     "rumor_ids",
     "vocab",
+    "vocab_off",
     "idf",
     "inv_indptr",
     "inv_indices",
@@ -282,6 +285,17 @@ def _lookup(vocab: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return pos, vocab[pos] == ids
 
 
+def _bucket_offsets(vocab: np.ndarray) -> np.ndarray:
+    """Where each bucket (ids sharing their top BUCKET_BITS bits) starts in the sorted vocabulary, and its end."""
+    bounds = np.arange(1 << BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - BUCKET_BITS)
+    return np.append(np.searchsorted(vocab, bounds), vocab.size).astype(np.int64)
+
+
+def _bucket_lookup(vocab: np.ndarray, off: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_lookup` through the bucket offsets: a binary search among the few ids of the id's bucket."""
+    return compiled.bucket_lookup(np.asarray(vocab), np.asarray(off), 64 - BUCKET_BITS, ids.astype(np.uint64))
+
+
 def _idf(df: np.ndarray, n: int) -> np.ndarray:
     return np.log((1.0 + n) / (1.0 + df)) + 1.0
 
@@ -347,6 +361,7 @@ def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str,
         "entry_ids": np.array(ids, dtype=np.int64),
         "rumor_ids": rumor_ids,
         "vocab": vocab.astype(np.uint64),
+        "vocab_off": _bucket_offsets(vocab.astype(np.uint64)),
         "idf": np.where(pruned, 0.0, idf).astype(np.float32),  # 0 marks a pruned term
         "inv_indptr": inv_indptr,
         "inv_indices": owner[order].astype(np.int32),
@@ -430,7 +445,7 @@ class ClaimIndex:
         """Index one more text (replacing the text of the same entry id) with the snapshot's IDF."""
         terms = terms_of([entry.text])
         a = self._a
-        pos, known = _lookup(a["vocab"], terms.ids)
+        pos, known = _bucket_lookup(a["vocab"], a["vocab_off"], terms.ids)
         idf = np.where(known, np.asarray(a["idf"])[pos] if known.any() else 0.0, self._unseen_idf).astype(np.float64)
         keep = idf > 0  # pruned terms stay out
         ids, idf = terms.ids[keep], idf[keep]
@@ -511,7 +526,10 @@ class ClaimIndex:
         a = self._a
         n = len(texts)
         occ = occurrences(texts)
-        pos, known = _lookup(a["vocab"], occ.ids)
+        if reference:
+            pos, known = _lookup(a["vocab"], occ.ids)
+        else:
+            pos, known = _bucket_lookup(a["vocab"], a["vocab_off"], occ.ids)
         idf = np.asarray(a["idf"])[pos] if known.any() else np.zeros(pos.size, dtype=np.float32)
         snap = known & (idf > 0)  # pruned terms count nowhere
         unknown = _distinct_per_owner(occ.owner[~known], occ.ids[~known], n)

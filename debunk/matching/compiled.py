@@ -657,3 +657,31 @@ def claim_evidence(hit_q, hit_t, qoff, occ_col, occ_start, occ_end, codes, idf, 
                 got += 1
         ev_n[h] = got
     return ev_s, ev_e, ev_n
+
+
+@njit(cache=True)
+def bucket_lookup(vocab, off, shift, ids):
+    """(position, found) of each id in the sorted vocabulary, as `claims._lookup` (a binary search over the whole
+    vocabulary) finds them: the insertion point, clipped to the last position. The id's top bits pick its bucket,
+    vocab[off[b]:off[b + 1]] (the ids whose top bits are b), and the binary search runs inside it (tens of ids)."""
+    n = ids.size
+    pos = np.zeros(n, np.int64)
+    found = np.zeros(n, np.bool_)
+    size = vocab.size
+    if size == 0:
+        return pos, found
+    for i in range(n):
+        x = ids[i]
+        b = np.int64(x >> np.uint64(shift))
+        lo, hi = off[b], off[b + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if vocab[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= size:
+            lo = size - 1
+        pos[i] = lo
+        found[i] = vocab[lo] == x
+    return pos, found

@@ -129,3 +129,46 @@ def test_compiled_evidence_repeats_and_ties_as_the_reference():
     slow = index.search_reference(posts, k=5)
     assert [[(h.rumor_id, h.terms) for h in a] for a in fast] == [[(h.rumor_id, h.terms) for h in b] for b in slow]
     assert fast[0][0].terms.count("石正丽") == 1 and len(fast[0][0].terms) > 1
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 5000])
+def test_bucketed_vocabulary_lookup_equals_the_binary_search(size):
+    """The look-up through the bucket offsets gives the binary search's positions and found flags: present ids,
+    absent ones, ids at bucket edges, below the first and above the last id."""
+    import numpy as np
+
+    from debunk.matching import claims
+
+    rng = np.random.default_rng(size)
+    vocab = np.unique(rng.integers(0, 2**64, size=size, dtype=np.uint64, endpoint=False))
+    edges = np.arange(0, 1 << claims.BUCKET_BITS, 4099, dtype=np.uint64) << np.uint64(64 - claims.BUCKET_BITS)
+    ids = np.concatenate(
+        [
+            vocab,
+            vocab[: size // 2] + np.uint64(1),
+            rng.integers(0, 2**64, size=3000, dtype=np.uint64),
+            edges,
+            edges - np.uint64(1),
+            np.array([0, 2**64 - 1], dtype=np.uint64),
+        ]
+    )
+    rng.shuffle(ids)
+    off = claims._bucket_offsets(vocab)
+    pos, found = claims._bucket_lookup(vocab, off, ids)
+    ref_pos, ref_found = claims._lookup(vocab, ids)
+    assert (found == ref_found).all() and (pos == ref_pos).all()
+    assert found.sum() >= vocab.size
+
+
+def test_a_snapshot_of_the_previous_format_is_refused(corpus, tmp_path):
+    import numpy as np
+
+    from debunk.matching import claims
+
+    entries, background, _ = corpus
+    ClaimIndex(entries[:50], background=background[:10]).save(tmp_path)
+    meta = np.load(tmp_path / "meta.npy")
+    meta[1] = claims.FORMAT - 1
+    np.save(tmp_path / "meta.npy", meta)
+    with pytest.raises(ValueError, match="format"):
+        ClaimIndex.load(tmp_path, 1)
