@@ -9,8 +9,9 @@ Terms. A text is normalised (`normalize_text`: NFKC, lower case, Simplified Chin
 whitespace kept as a word boundary. CJK runs (digits join them in a text that has CJK) give char bigrams; other runs
 (Latin etc.) are words: each word is a term, plus its char 3- to 5-grams. Every term is hashed to a 64-bit id (a
 polynomial hash over the code points, vectorised over a whole batch, then a splitmix64 finaliser); the vocabulary is
-the sorted unique ids of the snapshot's texts (a batch's ids are sorted before the look-up: binary searches over
-increasing keys reuse the cache).
+the sorted unique ids of the snapshot's texts. An id is looked up in its bucket (`vocab_off`, in the snapshot: where
+the ids with each value of the top BUCKET_BITS bits start), a binary search among tens of ids rather than over the
+whole vocabulary (`search_reference` keeps the whole-vocabulary search).
 
 Weights. IDF = ln((1 + N) / (1 + df)) + 1, with df counted over the stock's texts plus the `background` texts (recent
 archive posts: boilerplate such as "新冠肺炎确诊病例" is common there, so it weighs little). A term in more than
@@ -87,11 +88,13 @@ MIN_PRUNE_DF = 200  # ...when also in more than this many texts (a small index p
 SCORE_WEIGHT = 0.5  # score = w × cosine + (1 - w) × containment
 MAX_TERMS = 5  # evidence terms per hit
 ASIDE_BUDGET = 0.6  # share of min_score the posting lists the kernel skips may add up to (compiled.claim_cells)
-FORMAT = 2  # of the saved arrays
+FORMAT = 3  # of the saved arrays (2: with inv_max; 3: with vocab_off)
+BUCKET_BITS = 16  # the vocabulary's look-up table: one bucket per value of an id's top bits
 ARRAYS = (
     "entry_ids",
     "rumor_ids",
     "vocab",
+    "vocab_off",
     "idf",
     "inv_indptr",
     "inv_indices",
@@ -288,6 +291,17 @@ def _lookup(vocab: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return pos, vocab[pos] == ids
 
 
+def _bucket_offsets(vocab: np.ndarray) -> np.ndarray:
+    """Where each bucket (ids sharing their top BUCKET_BITS bits) starts in the sorted vocabulary, and its end."""
+    bounds = np.arange(1 << BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - BUCKET_BITS)
+    return np.append(np.searchsorted(vocab, bounds), vocab.size).astype(np.int64)
+
+
+def _bucket_lookup(vocab: np.ndarray, off: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_lookup` through the bucket offsets: a binary search among the few ids of the id's bucket."""
+    return compiled.bucket_lookup(np.asarray(vocab), np.asarray(off), 64 - BUCKET_BITS, ids.astype(np.uint64))
+
+
 def _idf(df: np.ndarray, n: int) -> np.ndarray:
     return np.log((1.0 + n) / (1.0 + df)) + 1.0
 
@@ -353,6 +367,7 @@ def _build_arrays(entries: list[ClaimEntry], background: list[str]) -> dict[str,
         "entry_ids": np.array(ids, dtype=np.int64),
         "rumor_ids": rumor_ids,
         "vocab": vocab.astype(np.uint64),
+        "vocab_off": _bucket_offsets(vocab.astype(np.uint64)),
         "idf": np.where(pruned, 0.0, idf).astype(np.float32),  # 0 marks a pruned term
         "inv_indptr": inv_indptr,
         "inv_indices": owner[order].astype(np.int32),
@@ -436,7 +451,7 @@ class ClaimIndex:
         """Index one more text (replacing the text of the same entry id) with the snapshot's IDF."""
         terms = terms_of([entry.text])
         a = self._a
-        pos, known = _lookup(a["vocab"], terms.ids)
+        pos, known = _bucket_lookup(a["vocab"], a["vocab_off"], terms.ids)
         idf = np.where(known, np.asarray(a["idf"])[pos] if known.any() else 0.0, self._unseen_idf).astype(np.float64)
         keep = idf > 0  # pruned terms stay out
         ids, idf = terms.ids[keep], idf[keep]
@@ -517,7 +532,10 @@ class ClaimIndex:
         a = self._a
         n = len(texts)
         occ = occurrences(texts)
-        pos, known = _lookup(a["vocab"], occ.ids)
+        if reference:
+            pos, known = _lookup(a["vocab"], occ.ids)
+        else:
+            pos, known = _bucket_lookup(a["vocab"], a["vocab_off"], occ.ids)
         idf = np.asarray(a["idf"])[pos] if known.any() else np.zeros(pos.size, dtype=np.float32)
         snap = known & (idf > 0)  # pruned terms count nowhere
         unknown = _distinct_per_owner(occ.owner[~known], occ.ids[~known], n)
@@ -572,13 +590,50 @@ class ClaimIndex:
         qi, ti, ct, rumor, score = qi[order], ti[order], ct[order], rumor[order], score[order]
         top = (np.arange(qi.size) - np.searchsorted(qi, qi, side="left")) < k
         qi, ti, ct, rumor, score = qi[top], ti[top], ct[top], rumor[top], score[top]
+        evidence = self._evidence(occ, np.where(known, pos, -1), qi, ti, reference=reference)
+        for q_i, c, r, s, terms in zip(qi.tolist(), ct.tolist(), rumor.tolist(), score.tolist(), evidence, strict=True):
+            out[q_i].append(ClaimHit(r, float(s), float(c), terms))
+        return out
+
+    def _evidence(
+        self, occ: _Occurrences, col: np.ndarray, qi: np.ndarray, ti: np.ndarray, *, reference: bool
+    ) -> list[tuple[str, ...]]:
+        """The evidence terms of each hit (post qi, text ti). Snapshot texts: all hits of the batch in one compiled
+        step (`compiled.claim_evidence`, the occurrences' vocabulary columns `col` looked up in the text's sorted
+        forward list); delta texts (and the reference search): `_evidence_reference` per hit."""
+        n = occ.count
+        out: list[tuple[str, ...]] = [()] * qi.size
+        snap = ti >= 0
+        if not reference and snap.any():
+            order = np.lexsort((occ.start, occ.owner))
+            qoff = np.searchsorted(occ.owner[order], np.arange(n + 1)).astype(np.int64)
+            codes = np.frombuffer(occ.joined.encode("utf-32-le"), dtype=np.uint32)
+            a = self._a
+            rows = np.flatnonzero(snap)
+            ev_s, ev_e, ev_n = compiled.claim_evidence(
+                qi[rows].astype(np.int64),
+                ti[rows].astype(np.int64),
+                qoff,
+                col[order].astype(np.int64),
+                occ.start[order],
+                occ.start[order] + occ.length[order],
+                codes,
+                np.asarray(a["idf"]),
+                np.asarray(a["fwd_indptr"]),
+                np.asarray(a["fwd_indices"]),
+                MAX_TERMS,
+            )
+            joined = occ.joined
+            spans = zip(rows.tolist(), ev_s.tolist(), ev_e.tolist(), ev_n.tolist(), strict=True)
+            for row, starts, ends, count in spans:
+                out[row] = tuple(joined[starts[i] : ends[i]] for i in range(count))
+            if snap.all():
+                return out
         by_owner = np.argsort(occ.owner, kind="stable")
         bounds = np.searchsorted(occ.owner[by_owner], np.arange(n + 1))
-        for q_i, t_i, c, r, s in zip(
-            qi.tolist(), ti.tolist(), ct.tolist(), rumor.tolist(), score.tolist(), strict=True
-        ):
-            mine = by_owner[bounds[q_i] : bounds[q_i + 1]]
-            out[q_i].append(ClaimHit(r, float(s), float(c), self._evidence(occ, mine, t_i)))
+        for row in np.flatnonzero(~snap if not reference else np.ones(qi.size, dtype=bool)).tolist():
+            q_i = int(qi[row])
+            out[row] = self._evidence_reference(occ, by_owner[bounds[q_i] : bounds[q_i + 1]], int(ti[row]))
         return out
 
     def _scored(
@@ -613,7 +668,7 @@ class ClaimIndex:
             qi, ti, ct, score = qi[alive], ti[alive], ct[alive], score[alive]
         return qi, ti, ct, np.asarray(self._a["rumor_ids"])[ti], score
 
-    def _evidence(self, occ: _Occurrences, mine: np.ndarray, text: int) -> tuple[str, ...]:
+    def _evidence_reference(self, occ: _Occurrences, mine: np.ndarray, text: int) -> tuple[str, ...]:
         """The post's stretches made of terms it shares with the text, most distinctive first (the highest IDF
         of a shared term in the stretch), as the post writes them: "石正丽", not "石正" and "正丽"."""
         if text >= 0:

@@ -569,3 +569,119 @@ def _grow_f(buf, size):
     out = np.empty(size, np.float64)
     out[: buf.size] = buf
     return out
+
+
+@njit(cache=True)
+def _same_span(codes, s1, e1, s2, e2):
+    if e1 - s1 != e2 - s2:
+        return False
+    i = 0
+    while i < e1 - s1 and codes[s1 + i] == codes[s2 + i]:
+        i += 1
+    return i == e1 - s1
+
+
+@njit(cache=True)
+def claim_evidence(hit_q, hit_t, qoff, occ_col, occ_start, occ_end, codes, idf, fwd_indptr, fwd_indices, top):
+    """The evidence of each (post, snapshot text) hit, exactly as `ClaimIndex._evidence_reference` finds it: the
+    post's stretches made of occurrences of terms the text has (overlapping occurrences join a stretch), ranked by
+    the highest IDF of a term in the stretch, then longer first, then earlier; the first `top` distinct stretches
+    (as strings: spans of `codes` compared code point by code point).
+
+    Post q's occurrences are rows qoff[q]:qoff[q + 1] of occ_col (the term's vocabulary column, -1 for a term the
+    snapshot does not index), occ_start and occ_end, sorted by start. The text's columns are sorted
+    (fwd_indices[fwd_indptr[t]:fwd_indptr[t + 1]]). Returns (start, end) arrays of shape (hits, top) and the count
+    per hit."""
+    nh = hit_q.size
+    ev_s = np.zeros((nh, top), np.int64)
+    ev_e = np.zeros((nh, top), np.int64)
+    ev_n = np.zeros(nh, np.int64)
+    for h in range(nh):
+        q, t = hit_q[h], hit_t[h]
+        a, b = qoff[q], qoff[q + 1]
+        lo, hi = fwd_indptr[t], fwd_indptr[t + 1]
+        m = b - a
+        heads = np.empty(m, np.int64)
+        reach = np.empty(m, np.int64)
+        best = np.empty(m, np.float64)
+        ns = 0
+        for r in range(a, b):
+            c = occ_col[r]
+            if c < 0 or lo == hi:
+                continue
+            x, y = lo, hi  # lower bound of c in the text's sorted columns
+            while x < y:
+                mid = (x + y) >> 1
+                if fwd_indices[mid] < c:
+                    x = mid + 1
+                else:
+                    y = mid
+            if x == hi or fwd_indices[x] != c:
+                continue
+            s, e, wgt = occ_start[r], occ_end[r], np.float64(idf[c])
+            if ns == 0 or s >= reach[ns - 1]:
+                heads[ns] = s
+                reach[ns] = e
+                best[ns] = wgt
+                ns += 1
+            else:
+                if e > reach[ns - 1]:
+                    reach[ns - 1] = e
+                if wgt > best[ns - 1]:
+                    best[ns - 1] = wgt
+        used = np.zeros(ns, np.bool_)
+        got = 0
+        for _ in range(ns):
+            if got == top:
+                break
+            pick = -1
+            for i in range(ns):
+                if used[i]:
+                    continue
+                if pick < 0:
+                    pick = i
+                    continue
+                li, lp = reach[i] - heads[i], reach[pick] - heads[pick]
+                longer = li > lp or (li == lp and heads[i] < heads[pick])
+                if best[i] > best[pick] or (best[i] == best[pick] and longer):
+                    pick = i
+            used[pick] = True
+            dup = False
+            for g in range(got):
+                if _same_span(codes, ev_s[h, g], ev_e[h, g], heads[pick], reach[pick]):
+                    dup = True
+                    break
+            if not dup:
+                ev_s[h, got] = heads[pick]
+                ev_e[h, got] = reach[pick]
+                got += 1
+        ev_n[h] = got
+    return ev_s, ev_e, ev_n
+
+
+@njit(cache=True)
+def bucket_lookup(vocab, off, shift, ids):
+    """(position, found) of each id in the sorted vocabulary, as `claims._lookup` (a binary search over the whole
+    vocabulary) finds them: the insertion point, clipped to the last position. The id's top bits pick its bucket,
+    vocab[off[b]:off[b + 1]] (the ids whose top bits are b), and the binary search runs inside it (tens of ids)."""
+    n = ids.size
+    pos = np.zeros(n, np.int64)
+    found = np.zeros(n, np.bool_)
+    size = vocab.size
+    if size == 0:
+        return pos, found
+    for i in range(n):
+        x = ids[i]
+        b = np.int64(x >> np.uint64(shift))
+        lo, hi = off[b], off[b + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if vocab[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= size:
+            lo = size - 1
+        pos[i] = lo
+        found[i] = vocab[lo] == x
+    return pos, found

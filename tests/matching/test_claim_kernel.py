@@ -110,3 +110,65 @@ def test_top_k_is_the_same_ranking(corpus):
         slow = index.search_reference(posts, k=5, min_score=floor)
         for a, b in zip(fast, slow, strict=True):
             assert [round(h.score, 4) for h in a] == pytest.approx([round(h.score, 4) for h in b], abs=2e-4)
+
+
+def test_compiled_evidence_repeats_and_ties_as_the_reference():
+    """Repeated stretches are given once, ties of IDF go to the longer then the earlier stretch: as the reference."""
+    entries = [
+        ClaimEntry(1, 1, "石正丽承认病毒来自武汉实验室 USNS Comfort 医疗船"),
+        ClaimEntry(2, 2, "吃大蒜可以预防新冠病毒 garlic cures covid"),
+        ClaimEntry(3, 3, "纽约港来了十艘医疗军舰"),
+    ]
+    index = ClaimIndex(entries, background=["今天天气不错", "病毒来了"])
+    posts = [
+        "石正丽 石正丽！石正丽承认了：病毒来自武汉实验室，武汉实验室。Comfort comfort COMFORT 医疗船",
+        "garlic garlic 吃大蒜 吃大蒜可以预防 新冠 covid garlics",
+        "十艘医疗军舰 纽约港 十艘医疗军舰 纽约港来了",
+    ]
+    fast = index.search(posts, k=5)
+    slow = index.search_reference(posts, k=5)
+    assert [[(h.rumor_id, h.terms) for h in a] for a in fast] == [[(h.rumor_id, h.terms) for h in b] for b in slow]
+    assert fast[0][0].terms.count("石正丽") == 1 and len(fast[0][0].terms) > 1
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 5000])
+def test_bucketed_vocabulary_lookup_equals_the_binary_search(size):
+    """The look-up through the bucket offsets gives the binary search's positions and found flags: present ids,
+    absent ones, ids at bucket edges, below the first and above the last id."""
+    import numpy as np
+
+    from debunk.matching import claims
+
+    rng = np.random.default_rng(size)
+    vocab = np.unique(rng.integers(0, 2**64, size=size, dtype=np.uint64, endpoint=False))
+    edges = np.arange(0, 1 << claims.BUCKET_BITS, 4099, dtype=np.uint64) << np.uint64(64 - claims.BUCKET_BITS)
+    ids = np.concatenate(
+        [
+            vocab,
+            vocab[: size // 2] + np.uint64(1),
+            rng.integers(0, 2**64, size=3000, dtype=np.uint64),
+            edges,
+            edges - np.uint64(1),
+            np.array([0, 2**64 - 1], dtype=np.uint64),
+        ]
+    )
+    rng.shuffle(ids)
+    off = claims._bucket_offsets(vocab)
+    pos, found = claims._bucket_lookup(vocab, off, ids)
+    ref_pos, ref_found = claims._lookup(vocab, ids)
+    assert (found == ref_found).all() and (pos == ref_pos).all()
+    assert found.sum() >= vocab.size
+
+
+def test_a_snapshot_of_the_previous_format_is_refused(corpus, tmp_path):
+    import numpy as np
+
+    from debunk.matching import claims
+
+    entries, background, _ = corpus
+    ClaimIndex(entries[:50], background=background[:10]).save(tmp_path)
+    meta = np.load(tmp_path / "meta.npy")
+    meta[1] = claims.FORMAT - 1
+    np.save(tmp_path / "meta.npy", meta)
+    with pytest.raises(ValueError, match="format"):
+        ClaimIndex.load(tmp_path, 1)
