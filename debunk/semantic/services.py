@@ -165,8 +165,9 @@ def embedding_counts() -> tuple[int, int]:
 
 def suggest_later(post_ids: list[int]) -> None:
     """Suggest rumors for these posts once the current transaction commits (a task, through the outbox; chunks of
-    SUGGEST_CHUNK posts). Nothing without the extra."""
-    if not enabled():
+    SUGGEST_CHUNK posts). Nothing without the extra, or with SEMANTIC_SUGGEST off (by default when there is no
+    broker: the task would run inside the match request)."""
+    if not enabled() or not settings.SEMANTIC_SUGGEST:
         return
     from debunk.semantic.tasks import semantic_suggest
 

@@ -20,6 +20,7 @@ def semantic_on(settings):
     from debunk.matching.services import reset_caches
 
     settings.SEMANTIC_MATCHING = True
+    settings.SEMANTIC_SUGGEST = True  # on with a broker; the suite's tasks run eagerly
     reset_caches()
     yield settings
     reset_caches()

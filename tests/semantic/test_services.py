@@ -207,3 +207,16 @@ def test_nothing_is_queued_when_the_extra_is_off(stock, platform, settings, comm
     assert callbacks == []
     assert semantic.suggest([post.pk]) == 0
     assert suggestions(post) == []
+
+
+def test_suggestions_wait_for_a_broker_unless_asked_for(stock, platform, settings, commit):
+    settings.SEMANTIC_SUGGEST = False  # the default without a broker: the task would run inside the match request
+    post = Post.objects.create(platform=platform, text=VINEGAR_REWORDED)
+    with commit() as callbacks:
+        semantic.suggest_later([post.pk])
+    assert callbacks == []
+    assert suggestions(post) == []
+    settings.SEMANTIC_SUGGEST = True
+    with commit() as callbacks:
+        semantic.suggest_later([post.pk])
+    assert callbacks and suggestions(post)
