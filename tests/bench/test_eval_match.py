@@ -12,6 +12,7 @@ from debunk.core.models import AuditEvent
 from debunk.matching.models import Fingerprint, IndexChange
 from debunk.matching.services import match_text
 from debunk.stock.models import Debunk, Rumor
+from tests.matching.claim_standin import bigram_scores
 
 RUMOR_A = "紧急扩散：某市明天全城停电三天，请大家赶紧准备蜡烛和充电宝，转发给身边的家人朋友"
 RUMOR_B = "网传某地自来水中检出大量寄生虫，专家提醒千万不要直接饮用，一定要煮沸十分钟以上"
@@ -39,18 +40,6 @@ def record(rumor_id: str, text: str, positives: list[str], negatives: list[str],
 @pytest.fixture(autouse=True)
 def fresh_index(settings):
     settings.MATCH_INDEX_POLL_SECONDS = 0  # (tests/conftest.py gives each test its own MATCH_INDEX_DIR)
-
-
-def bigram_scores(rumor_texts: dict[int, str], texts: list[str], *, k: int = 5, progress=None, **_) -> dict:
-    """A stand-in for the claim index with its answer's shape (the share of a rumor's character bigrams found in
-    the text): these tests are about the evaluation's mechanics, the claim index is tested where it lives."""
-    grams = {rid: {t[i : i + 2] for i in range(len(t) - 1)} for rid, t in rumor_texts.items()}
-    out = {}
-    for text in texts:
-        have = {text[i : i + 2] for i in range(len(text) - 1)}
-        scored = sorted(((rid, len(g & have) / len(g)) for rid, g in grams.items()), key=lambda p: (-p[1], p[0]))
-        out[text] = [(rid, round(s, 4)) for rid, s in scored if s > 0][:k]
-    return out
 
 
 @pytest.fixture(autouse=True)

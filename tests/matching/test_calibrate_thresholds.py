@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from debunk.core.models import AuditEvent
 from debunk.matching import calibration
 from labels.models import VerdictLabel
+from tests.matching.claim_standin import bigram_scores
 
 TOPICS = [
     "某市自来水厂被污染明天起全市停水三天",
@@ -28,18 +29,6 @@ TOPICS = [
 ]
 REAL_CLAIM_CANDIDATES = calibration.claim_candidates
 OTHER = "今天天气很好我们一家人去公园散步看到很多人在放风筝"
-
-
-def bigram_scores(rumor_texts: dict[int, str], texts: list[str], *, k: int = 5, progress=None, **_) -> dict:
-    """A stand-in for the claim index with the same answer shape: the share of a rumor's character bigrams in the
-    text (the real index is tested where it lives; here the calibration's mechanics are)."""
-    grams = {rid: {t[i : i + 2] for i in range(len(t) - 1)} for rid, t in rumor_texts.items()}
-    out = {}
-    for text in texts:
-        have = {text[i : i + 2] for i in range(len(text) - 1)}
-        scored = sorted(((rid, len(g & have) / len(g)) for rid, g in grams.items()), key=lambda p: (-p[1], p[0]))
-        out[text] = [(rid, round(s, 4)) for rid, s in scored if s > 0][:k]
-    return out
 
 
 @pytest.fixture(autouse=True)
