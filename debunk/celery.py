@@ -18,6 +18,7 @@ app.autodiscover_tasks(
         "debunk.sanctions",
         "debunk.images",
         "debunk.semantic",
+        "debunk.reports",
         "search",
     ]
 )

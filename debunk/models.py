@@ -8,6 +8,17 @@ from debunk.core.models import AuditEvent, QueuedTask
 from debunk.corrections.models import Correction, Exposure, Interaction, WebhookDelivery
 from debunk.images.models import ImageFingerprint, MatchJob, MatchJobNotice
 from debunk.matching.models import AllowListEntry, Fingerprint, IndexChange, Match, Post
+from debunk.reports.models import (
+    Handover,
+    LeadCluster,
+    LeadKey,
+    ReportContent,
+    ReporterMessage,
+    ReportImage,
+    ReportNotice,
+    RumorReport,
+    VerificationRequest,
+)
 from debunk.sanctions.models import (
     BannedIdentity,
     Measure,
@@ -37,9 +48,12 @@ __all__ = [
     "Exposure",
     "Fingerprint",
     "FirstPoster",
+    "Handover",
     "ImageFingerprint",
     "IndexChange",
     "Interaction",
+    "LeadCluster",
+    "LeadKey",
     "Match",
     "MatchJob",
     "MatchJobNotice",
@@ -50,14 +64,20 @@ __all__ = [
     "Post",
     "QueuedTask",
     "Report",
+    "ReportContent",
+    "ReportImage",
+    "ReportNotice",
+    "ReporterMessage",
     "ReviewItem",
     "Rumor",
+    "RumorReport",
     "RumorSource",
     "RumorVariant",
     "Sanction",
     "SanctionNotice",
     "SanctionRule",
     "Trace",
+    "VerificationRequest",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -253,6 +253,16 @@ if not DEBUG and PSEUDONYM_SECRET == SECRET_KEY:
         "PSEUDONYM_SECRET must differ from SECRET_KEY: rotating SECRET_KEY would break every stored pseudonym."
     )
 PSEUDONYM_SECRET = PSEUDONYM_SECRET or _DEVELOPMENT_KEY  # DEBUG only: the embedded demo's stable value
+# Reports and leads (debunk/reports). Receipts and hand-over manifests are signed with Ed25519; the key's seed is
+# REPORT_SIGNING_KEY (base64 of 32 random bytes) or, unset, derived from PSEUDONYM_SECRET (kept forever too), so
+# receipts stay verifiable when SECRET_KEY rotates. The public key is at GET /api/v1/reports/key.
+REPORT_SIGNING_KEY = env_str("REPORT_SIGNING_KEY")
+REPORT_MAX_ITEMS = env_int("REPORT_MAX_ITEMS", 100)  # reports per API batch
+REPORT_MAX_IMAGES = env_int("REPORT_MAX_IMAGES", 5)  # screenshots per report
+REPORT_TEXT_MAX_CHARS = env_int("REPORT_TEXT_MAX_CHARS", 5000)
+REPORT_CLUSTER_MIN_JACCARD = float(env_str("REPORT_CLUSTER_MIN_JACCARD", "0.5"))  # near enough to join a lead
+REPORT_MINOR_DEADLINE_HOURS = env_int("REPORT_MINOR_DEADLINE_HOURS", 2)  # a lead involving a minor: at most this
+REPORT_MAIL_MAX_ATTEMPTS = env_int("REPORT_MAIL_MAX_ATTEMPTS", 5)  # e-mails to a reporter, then failed
 CORRECTIONS_RETENTION_DAYS = env_int("CORRECTIONS_RETENTION_DAYS", 90)  # posts' exposures, then purged
 CORRECTIONS_DAILY_CAP = env_int("CORRECTIONS_DAILY_CAP", 3)  # corrections per user and platform per day
 CORRECTIONS_RESCAN_DAYS = env_int("CORRECTIONS_RESCAN_DAYS", 30)  # archive re-scanned when a rumor is published

@@ -54,7 +54,21 @@ class Rumor(models.Model):
     origin_platform = models.ForeignKey(
         "debunk.Platform", verbose_name=_("origin platform"), null=True, blank=True, on_delete=models.SET_NULL
     )
-    verified_by = models.CharField(_("verifying authority"), max_length=200, blank=True)
+    verified_by = models.CharField(
+        _("verifying authority"),
+        max_length=200,
+        blank=True,
+        help_text=_("As imported or typed; an answered verification request is the record (`verification`)."),
+    )
+    verification = models.ForeignKey(
+        "debunk.VerificationRequest",
+        verbose_name=_("verification on record"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     external_id = models.CharField(_("external id"), max_length=100, unique=True, null=True, blank=True)
     review_due_at = models.DateTimeField(_("review due at"), null=True, blank=True, db_index=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)

@@ -56,6 +56,7 @@ OUTBOX_KINDS = [
     "debunk.corrections.deliveries.DELIVERIES",
     "debunk.sanctions.services.NOTICES",
     "debunk.images.jobs.NOTICES",
+    "debunk.reports.notices.NOTICES",
 ]
 
 

@@ -28,6 +28,7 @@ PURE_CORES = [
     "debunk.images.pipeline",
     "debunk.images.ocr",
     "debunk.images.decision",
+    "debunk.reports.signing",
     "debunk.semantic.embedder",
     "debunk.semantic.index",
     "search.fusion",

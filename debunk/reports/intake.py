@@ -1,0 +1,403 @@
+"""Taking reports: from the public page and from the platforms' API, one service for both (`reports_submit`).
+
+For each report:
+- **Idempotency**: a platform's resubmitted `external_id` answers the report it made first (same id, receipt).
+- **Evidence**: the text, the link (as text, never fetched) and the screenshots are stored byte for byte, once
+  per distinct content (`ReportContent`, keyed by the SHA-256 of the whole): the same content reported many
+  times is one content with a count (duplicate folding), each report keeping its own signed receipt.
+- **Matching on arrival**: a new content is matched against the live stock (its text, and its screenshots by
+  image hash) like a post; a confident match links the published rumor, and the reporter is told its debunk.
+- **Leads**: a content that matches nothing joins the open lead (`LeadCluster`) holding the same normalised
+  text (exact hash) or a near-duplicate (a shared MinHash LSH band key, confirmed by the signatures' agreement
+  ≥ REPORT_CLUSTER_MIN_JACCARD) or the same screenshot; else it starts a lead. Contents matched to a rumor
+  gather in that rumor's linked lead. Counts, reach and the deadline (the category's, shorter when a minor is
+  involved) are kept on the lead.
+
+Nothing is stored for an item that fails validation: callers validate first (the API's serializers, the page's
+form); this service takes checked items and writes each batch in one transaction.
+"""
+
+import mimetypes
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+from debunk.api.models import Platform
+from debunk.core.pseudonyms import pseudonym
+from debunk.images.services import QueryImage
+from debunk.matching.fingerprint import TextFingerprint
+from debunk.matching.fingerprints import fingerprint_text
+from debunk.matching.index import band_keys, exact_key
+from debunk.matching.services import MatchRequest, decide_requests, merge_decisions
+from debunk.reports import notices
+from debunk.reports.models import LeadCluster, LeadKey, ReportContent, ReportImage, RumorReport
+from debunk.reports.receipts import receipt_sign
+from debunk.reports.signing import canonical, sha256_hex
+from debunk.stock.models import Rumor
+from labels.models import Category
+
+INT64 = 1 << 63
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """One checked report (validated by the API serializer or the page's form)."""
+
+    category: Category
+    text: str = ""
+    url: str = ""
+    images: tuple[QueryImage, ...] = ()
+    involves_minor: bool = False
+    where: str = ""
+    external_id: str = ""
+    platform_post_id: str = ""
+    reporter: str = ""  # the platform's pseudonymous id of its user: stored only as a keyed hash
+    contact: str = ""  # an e-mail address for the outcome (public page)
+    language: str = ""  # the reporter's language, for that e-mail
+    reposts: int | None = None
+    views: int | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    id: int
+    receipt: dict
+    rumor_id: int | None
+    cluster_id: int
+    created: bool
+
+
+@dataclass
+class _Content:
+    """A distinct content of the batch: its hashes, and the row once found or made."""
+
+    sha256: str
+    text: str
+    url: str
+    images: tuple[QueryImage, ...]
+    text_sha256: str
+    url_sha256: str
+    row: ReportContent | None = None
+    new: bool = False
+    items: list[int] = field(default_factory=list)
+
+
+def content_hashes(text: str, url: str, images: tuple[QueryImage, ...]) -> tuple[str, str, str]:
+    """(whole, text, link) SHA-256: the whole is the hash of the canonical JSON of the parts' hashes."""
+    text_sha, url_sha = sha256_hex(text.encode()), sha256_hex(url.encode())
+    whole = canonical(
+        {"image_sha256": [i.print.sha256 for i in images], "text_sha256": text_sha, "url_sha256": url_sha}
+    )
+    return sha256_hex(whole), text_sha, url_sha
+
+
+def reports_submit(items: list[ReportItem], *, platform: Platform | None = None) -> list[Submitted]:
+    """Store a batch of checked reports (in one transaction) and answer each one, in order."""
+    now = timezone.now()
+    source = RumorReport.Source.PLATFORM if platform is not None else RumorReport.Source.PUBLIC
+    with transaction.atomic():
+        earlier = _earlier(items, platform)
+        todo = [i for i, item in enumerate(items) if not (item.external_id and item.external_id in earlier)]
+        contents = _contents(items, todo, now)
+        reports = _reports(items, todo, contents, platform, source, now)
+    answers: list[Submitted] = []
+    for i, item in enumerate(items):
+        report = reports.get(i) or earlier[item.external_id]
+        answers.append(
+            Submitted(report.pk, report.receipt, report.rumor_id, report.content.cluster_id, created=i in reports)
+        )
+    return answers
+
+
+def _earlier(items: list[ReportItem], platform: Platform | None) -> dict[str, RumorReport]:
+    """The platform's reports already made under the batch's external ids."""
+    refs = {item.external_id for item in items if item.external_id}
+    if platform is None or not refs:
+        return {}
+    rows = RumorReport.objects.filter(platform=platform, external_id__in=refs).select_related("content")
+    return {r.external_id: r for r in rows}
+
+
+# --- contents ------------------------------------------------------------------------------------------------------
+
+
+def _contents(items: list[ReportItem], todo: list[int], now: datetime) -> dict[str, _Content]:
+    """The batch's distinct contents, found or made (made ones matched and placed in a lead)."""
+    contents: dict[str, _Content] = {}
+    for i in todo:
+        item = items[i]
+        whole, text_sha, url_sha = content_hashes(item.text, item.url, item.images)
+        content = contents.get(whole)
+        if content is None:
+            content = contents[whole] = _Content(whole, item.text, item.url, item.images, text_sha, url_sha)
+        content.items.append(i)
+    for row in ReportContent.objects.filter(sha256__in=list(contents)).select_related("cluster"):
+        contents[row.sha256].row = row
+    fresh = [c for c in contents.values() if c.row is None]
+    if fresh:
+        rumors = _matched(fresh)
+        for content in fresh:
+            first = items[content.items[0]]
+            _content_make(content, first, rumors.get(content.sha256), now)
+    return contents
+
+
+def _matched(contents: list[_Content]) -> dict[str, Rumor]:
+    """The live rumor each content carries confidently (by its text or a screenshot's hash), if any."""
+    requests: list[MatchRequest] = []
+    owners: list[str] = []
+    for content in contents:
+        if content.text.strip():
+            requests.append(MatchRequest(content.text, ocr="off"))
+            owners.append(content.sha256)
+        for image in content.images:
+            requests.append(MatchRequest("", image=image, ocr="off"))
+            owners.append(content.sha256)
+    if not requests:
+        return {}
+    found: dict[str, list] = defaultdict(list)
+    for owner, decisions in zip(owners, decide_requests(requests).decisions, strict=True):
+        found[owner].append(decisions)
+    rumors = {}
+    for owner, groups in found.items():
+        confident = [d for d in merge_decisions(*groups) if not d.suspected]
+        if confident:
+            rumors[owner] = confident[0].rumor
+    return rumors
+
+
+def _content_make(content: _Content, first: ReportItem, rumor: Rumor | None, now: datetime) -> None:
+    """Create the content row (its screenshots stored) in the lead it belongs to; if another request made the
+    same content meanwhile, take that one."""
+    fp = fingerprint_text(content.text) if content.text.strip() else None
+    keys = _keys(fp, content.images)
+    try:
+        with transaction.atomic():
+            cluster = _cluster_for(rumor, fp, keys, first, now)
+            row = ReportContent.objects.create(
+                sha256=content.sha256,
+                text=content.text,
+                url=content.url,
+                cluster=cluster,
+                signature=fp.signature.astype("<u4").tobytes() if fp is not None and fp.signature is not None else None,
+                rumor=rumor,
+                first_reported_at=now,
+                last_reported_at=now,
+            )
+            for position, image in enumerate(content.images):
+                _image_store(row, position, image)
+            LeadCluster.objects.filter(pk=cluster.pk).update(content_count=F("content_count") + 1)
+            if rumor is None:
+                LeadKey.objects.bulk_create([LeadKey(cluster=cluster, key=k) for k in keys], ignore_conflicts=True)
+    except IntegrityError:  # made by a concurrent request: fold into it
+        row = ReportContent.objects.select_related("cluster").get(sha256=content.sha256)
+    else:
+        content.new = True
+    content.row = row
+
+
+IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "BMP": "image/bmp"}
+
+
+def _image_store(content: ReportContent, position: int, image: QueryImage) -> None:
+    """Keep the screenshot's bytes exactly as submitted, named by their SHA-256."""
+    content_type = IMAGE_TYPES.get(image.print.format, "application/octet-stream")
+    extension = mimetypes.guess_extension(content_type) or ".bin"
+    row = ReportImage(
+        content=content, position=position, sha256=image.print.sha256, size=len(image.data), content_type=content_type
+    )
+    row.file.save(f"{image.print.sha256}{extension}", ContentFile(image.data), save=False)
+    row.save()
+
+
+def _signed(value: int) -> int:
+    """An unsigned 64-bit key as the signed integer a BigIntegerField holds."""
+    return value - (1 << 64) if value >= INT64 else value
+
+
+def _keys(fp: TextFingerprint | None, images: tuple[QueryImage, ...]) -> list[int]:
+    """A content's lead keys: its normalised text's exact hash and, for a long text, its LSH band keys; each
+    screenshot's SHA-256."""
+    keys = []
+    if fp is not None:
+        keys.append(_signed(exact_key(fp.exact)))
+        if fp.signature is not None:
+            keys.extend(_signed(int(k)) for k in band_keys(fp.signature[None, :])[0])
+    keys.extend(_signed(int(i.print.sha256[:16], 16)) for i in images)
+    return sorted(set(keys))
+
+
+def _cluster_for(
+    rumor: Rumor | None, fp: TextFingerprint | None, keys: list[int], first: ReportItem, now: datetime
+) -> LeadCluster:
+    """The lead a new content joins: its rumor's linked lead, else the open lead it shares a key with (near
+    enough), else a new lead."""
+    if rumor is not None:
+        cluster = LeadCluster.objects.filter(rumor=rumor, status=LeadCluster.Status.LINKED).order_by("pk").first()
+        if cluster is None:
+            cluster = _cluster_new(first, now, rumor=rumor)
+        return cluster
+    candidates = (
+        LeadKey.objects.filter(key__in=keys, cluster__status=LeadCluster.Status.OPEN)
+        .values_list("cluster_id", flat=True)
+        .distinct()
+    )
+    exact = {_signed(exact_key(fp.exact))} if fp is not None else set()
+    exact |= {k for k in keys if fp is None or k not in exact}  # image keys are exact too
+    for cluster_id in sorted(set(candidates))[:20]:
+        if _near(cluster_id, fp, keys, exact):
+            return LeadCluster.objects.get(pk=cluster_id)
+    return _cluster_new(first, now)
+
+
+def _near(cluster_id: int, fp: TextFingerprint | None, keys: list[int], exact: set[int]) -> bool:
+    """Whether a candidate lead holds this content: an exact key in common, or a signature that agrees on at least
+    REPORT_CLUSTER_MIN_JACCARD of its positions (the MinHash estimate of Jaccard similarity)."""
+    if LeadKey.objects.filter(cluster_id=cluster_id, key__in=exact & set(keys)).exists():
+        return True
+    if fp is None or fp.signature is None:
+        return False
+    for raw in ReportContent.objects.filter(cluster_id=cluster_id, signature__isnull=False).values_list(
+        "signature", flat=True
+    )[:10]:
+        other = np.frombuffer(bytes(raw), dtype="<u4")
+        if (
+            other.size == fp.signature.size
+            and float(np.mean(other == fp.signature)) >= settings.REPORT_CLUSTER_MIN_JACCARD
+        ):
+            return True
+    return False
+
+
+def deadline_for(category: Category, involves_minor: bool, at: datetime) -> datetime:
+    hours = category.review_deadline_hours
+    if involves_minor:
+        hours = min(hours, settings.REPORT_MINOR_DEADLINE_HOURS)
+    return at + timedelta(hours=hours)
+
+
+def _cluster_new(first: ReportItem, now: datetime, rumor: Rumor | None = None) -> LeadCluster:
+    linked = rumor is not None
+    return LeadCluster.objects.create(
+        status=LeadCluster.Status.LINKED if linked else LeadCluster.Status.OPEN,
+        category=rumor.category if linked else first.category,
+        text=first.text or first.url,
+        rumor=rumor,
+        first_reported_at=now,
+        last_reported_at=now,
+        deadline_at=deadline_for(first.category, first.involves_minor, now),
+        decided_at=now if linked else None,
+    )
+
+
+# --- reports -------------------------------------------------------------------------------------------------------
+
+
+def _reports(
+    items: list[ReportItem],
+    todo: list[int],
+    contents: dict[str, _Content],
+    platform: Platform | None,
+    source: str,
+    now: datetime,
+) -> dict[int, RumorReport]:
+    """Create the batch's reports (one per item; a repeated external id within the batch answers the first),
+    sign their receipts, and count them on their contents and leads."""
+    by_item = {i: c for c in contents.values() for i in c.items}
+    made: dict[int, RumorReport] = {}
+    evidence: dict[int, _Content] = {}
+    seen: dict[str, int] = {}
+    for i in todo:
+        item, content = items[i], by_item[i]
+        if item.external_id and item.external_id in seen:
+            made[i] = made[seen[item.external_id]]
+            continue
+        row = content.row
+        assert row is not None
+        matched, outcome = _known(row)
+        report = RumorReport(
+            source=source,
+            platform=platform,
+            external_id=item.external_id,
+            platform_post_id=item.platform_post_id,
+            where=item.where,
+            category=item.category,
+            content=row,
+            involves_minor=item.involves_minor,
+            reporter_hash=pseudonym(platform, item.reporter) if platform is not None and item.reporter else "",
+            contact=item.contact,
+            language=item.language,
+            reposts=item.reposts,
+            views=item.views,
+            received_at=now,
+            rumor_id=matched,
+            outcome=outcome,
+            outcome_at=now if outcome != RumorReport.Outcome.PENDING else None,
+        )
+        made[i] = report
+        evidence[id(report)] = content
+        if item.external_id:
+            seen[item.external_id] = i
+    unique = list({id(r): r for r in made.values()}.values())
+    RumorReport.objects.bulk_create(unique)
+    received = now.isoformat()
+    for report in unique:
+        content = evidence[id(report)]
+        report.receipt = receipt_sign(
+            report_id=report.pk,
+            received_at=received,
+            content_sha256=content.sha256,
+            text_sha256=content.text_sha256,
+            url_sha256=content.url_sha256,
+            images=[image.print.sha256 for image in content.images],
+        )
+    RumorReport.objects.bulk_update(unique, ["receipt"])
+    _count(unique, now)
+    notices.outcome_notify([r for r in unique if r.outcome != RumorReport.Outcome.PENDING])
+    return made
+
+
+def _known(content: ReportContent) -> tuple[int | None, str]:
+    """What a new report of a stored content is told at once: the debunk of the rumor it matched or its lead was
+    linked to, or that a debunk is being prepared (its lead became a draft rumor); else nothing yet."""
+    cluster = content.cluster
+    if cluster.status == LeadCluster.Status.LINKED and cluster.rumor_id:
+        return cluster.rumor_id, RumorReport.Outcome.DEBUNKED
+    if content.rumor_id:
+        return content.rumor_id, RumorReport.Outcome.DEBUNKED
+    if cluster.status == LeadCluster.Status.DRAFTED and cluster.rumor_id:
+        return cluster.rumor_id, RumorReport.Outcome.DRAFTED
+    return None, RumorReport.Outcome.PENDING
+
+
+def _count(reports: list[RumorReport], now: datetime) -> None:
+    """Add the reports to their contents' and leads' counts, reach and deadline."""
+    per_content: dict[int, int] = defaultdict(int)
+    per_cluster: dict[int, list[RumorReport]] = defaultdict(list)
+    for report in reports:
+        per_content[report.content_id] += 1
+        per_cluster[report.content.cluster_id].append(report)
+    for content_id, n in per_content.items():
+        ReportContent.objects.filter(pk=content_id).update(
+            report_count=F("report_count") + n, last_reported_at=Greatest(F("last_reported_at"), now)
+        )
+    for cluster_id, group in per_cluster.items():
+        cluster = group[0].content.cluster
+        deadline = min(deadline_for(r.category, r.involves_minor, now) for r in group)
+        LeadCluster.objects.filter(pk=cluster_id).update(
+            report_count=F("report_count") + len(group),
+            reposts=F("reposts") + sum(r.reposts or 0 for r in group),
+            views=F("views") + sum(r.views or 0 for r in group),
+            last_reported_at=Greatest(F("last_reported_at"), now),
+            deadline_at=Least(F("deadline_at"), deadline),
+        )
+        if any(r.involves_minor for r in group) and not cluster.involves_minor:
+            LeadCluster.objects.filter(pk=cluster_id).update(involves_minor=True)

@@ -1,0 +1,21 @@
+"""Celery tasks of reports: outcome e-mails to reporters and outcome notices to platforms.
+
+Task names are pinned (`debunk.tasks.<name>`) so that queued tasks and the beat schedule survive moves."""
+
+from celery import shared_task
+
+
+@shared_task(name="debunk.tasks.send_reporter_message")
+def reporter_message_send_task(message_id: int) -> str:
+    """One e-mail to a reporter; does nothing unless it is still pending (a duplicate task is a no-op)."""
+    from debunk.reports.notices import reporter_message_send
+
+    return reporter_message_send(message_id=message_id)
+
+
+@shared_task(name="debunk.tasks.deliver_report_notice")
+def report_notice_send_task(notice_id: int) -> str:
+    """One attempt of one outcome notice; does nothing unless it is due."""
+    from debunk.reports.notices import notice_attempt
+
+    return notice_attempt(notice_id=notice_id)
