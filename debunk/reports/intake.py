@@ -25,9 +25,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from debunk.api.models import Platform
@@ -103,11 +102,17 @@ def reports_submit(items: list[ReportItem], *, platform: Platform | None = None)
     """Store a batch of checked reports (in one transaction) and answer each one, in order."""
     now = timezone.now()
     source = RumorReport.Source.PLATFORM if platform is not None else RumorReport.Source.PUBLIC
-    with transaction.atomic():
-        earlier = _earlier(items, platform)
-        todo = [i for i, item in enumerate(items) if not (item.external_id and item.external_id in earlier)]
-        contents = _contents(items, todo, now)
-        reports = _reports(items, todo, contents, platform, source, now)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                earlier = _earlier(items, platform)
+                todo = [i for i, item in enumerate(items) if not (item.external_id and item.external_id in earlier)]
+                contents = _contents(items, todo, now)
+                reports = _reports(items, todo, contents, platform, source, now)
+            break
+        except IntegrityError:  # a concurrent request took one of these external ids first: answer its report
+            if attempt:
+                raise
     answers: list[Submitted] = []
     for i, item in enumerate(items):
         report = reports.get(i) or earlier[item.external_id]
@@ -359,7 +364,10 @@ def _reports(
             url_sha256=content.url_sha256,
             images=[image.print.sha256 for image in content.images],
         )
-    RumorReport.objects.bulk_update(unique, ["receipt"])
+    receipt = RumorReport._meta.get_field("receipt")
+    _executemany(
+        RumorReport, "receipt = %s", [(receipt.get_db_prep_value(r.receipt, connection), r.pk) for r in unique]
+    )
     _count(unique, now)
     notices.outcome_notify([r for r in unique if r.outcome != RumorReport.Outcome.PENDING])
     return made
@@ -379,25 +387,40 @@ def _known(content: ReportContent) -> tuple[int | None, str]:
 
 
 def _count(reports: list[RumorReport], now: datetime) -> None:
-    """Add the reports to their contents' and leads' counts, reach and deadline."""
+    """Add the reports to their contents' and leads' counts, reach and deadline: one statement per table
+    (executemany), whatever the batch holds."""
     per_content: dict[int, int] = defaultdict(int)
     per_cluster: dict[int, list[RumorReport]] = defaultdict(list)
     for report in reports:
         per_content[report.content_id] += 1
         per_cluster[report.content.cluster_id].append(report)
-    for content_id, n in per_content.items():
-        ReportContent.objects.filter(pk=content_id).update(
-            report_count=F("report_count") + n, last_reported_at=Greatest(F("last_reported_at"), now)
-        )
+    at = connection.ops.adapt_datetimefield_value(now)
+    _executemany(
+        ReportContent,
+        "report_count = report_count + %s, last_reported_at = CASE WHEN last_reported_at < %s THEN %s "
+        "ELSE last_reported_at END",
+        [(n, at, at, pk) for pk, n in per_content.items()],
+    )
+    rows = []
     for cluster_id, group in per_cluster.items():
-        cluster = group[0].content.cluster
-        deadline = min(deadline_for(r.category, r.involves_minor, now) for r in group)
-        LeadCluster.objects.filter(pk=cluster_id).update(
-            report_count=F("report_count") + len(group),
-            reposts=F("reposts") + sum(r.reposts or 0 for r in group),
-            views=F("views") + sum(r.views or 0 for r in group),
-            last_reported_at=Greatest(F("last_reported_at"), now),
-            deadline_at=Least(F("deadline_at"), deadline),
+        deadline = connection.ops.adapt_datetimefield_value(
+            min(deadline_for(r.category, r.involves_minor, now) for r in group)
         )
-        if any(r.involves_minor for r in group) and not cluster.involves_minor:
-            LeadCluster.objects.filter(pk=cluster_id).update(involves_minor=True)
+        reach = (sum(r.reposts or 0 for r in group), sum(r.views or 0 for r in group))
+        minor = any(r.involves_minor for r in group)
+        rows.append((len(group), *reach, at, at, deadline, deadline, minor, cluster_id))
+    _executemany(
+        LeadCluster,
+        "report_count = report_count + %s, reposts = reposts + %s, views = views + %s, "
+        "last_reported_at = CASE WHEN last_reported_at < %s THEN %s ELSE last_reported_at END, "
+        "deadline_at = CASE WHEN deadline_at > %s THEN %s ELSE deadline_at END, involves_minor = involves_minor OR %s",
+        rows,
+    )
+
+
+def _executemany(model: type, assignments: str, rows: list[tuple]) -> None:
+    """`UPDATE <table> SET <assignments> WHERE id = %s` for each row (the id last)."""
+    if rows:
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
