@@ -126,3 +126,20 @@ def test_receipts_verify_and_a_tampered_one_does_not(category):
         assert not receipt_verify(tampered), field
     assert not receipt_verify({**a.receipt, "signature": "AAAA"})
     assert not receipt_verify("not a receipt")
+
+
+def test_an_external_id_taken_by_a_concurrent_request_answers_its_report(category, platform, monkeypatch):
+    from debunk.reports import intake
+
+    [first] = reports_submit([ReportItem(category, text=LEAD, external_id="race")], platform=platform)
+    real, calls = intake._earlier, []
+
+    def stale_once(items, platform):  # the concurrent request committed after this one looked
+        calls.append(1)
+        return {} if len(calls) == 1 else real(items, platform)
+
+    monkeypatch.setattr(intake, "_earlier", stale_once)
+    [again] = reports_submit([ReportItem(category, text=LEAD, external_id="race")], platform=platform)
+    assert len(calls) == 2
+    assert again.id == first.id and not again.created
+    assert RumorReport.objects.count() == 1 and ReportContent.objects.get().report_count == 1
