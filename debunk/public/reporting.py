@@ -101,7 +101,7 @@ class ReportForm(forms.Form):
     )
     images = ScreenshotsField(label=_("Screenshots"))
     where = forms.ChoiceField(label=_("Where did you see it?"), required=False)
-    where_other = forms.CharField(label=_("Other place"), required=False, max_length=100)
+    where_other = forms.CharField(label=_("Other place, if not listed"), required=False, max_length=100)
     contact = forms.EmailField(
         label=_("Your e-mail (optional)"),
         required=False,
@@ -117,6 +117,7 @@ class ReportForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["images"].help_text = _(
             "Up to %(n)s pictures (JPEG, PNG, WebP, GIF or BMP), each at most %(mb)s MB."
