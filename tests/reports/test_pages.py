@@ -166,6 +166,13 @@ def test_a_new_rumor_is_received_joins_a_lead_and_gets_a_signed_receipt(client, 
     assert page.context["download_url"] in body
 
 
+def test_a_body_larger_than_any_report_is_refused_unread(client):
+    response = client.post("/report/", {"category": "livelihood", "text": LEAD}, CONTENT_LENGTH=str(10**10))
+    assert response.status_code == 413
+    assert "过大" in response.content.decode()
+    assert nothing_stored()
+
+
 def test_a_report_of_a_published_rumor_links_its_debunk(client, checker, reviewer):
     rumor = publish_rumor(checker, reviewer, claim=CLAIM, title="自来水厂被污染停水三天？假的")
     reset_caches()
