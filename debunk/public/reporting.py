@@ -22,6 +22,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from debunk.api.models import Platform
@@ -279,6 +280,7 @@ def report_form(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(f"{url}?k={receipt_token(answer.id)}", status=303)
 
 
+@never_cache  # a reporter's own page: no shared cache keeps it
 def report_receipt(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report_for(request, pk)
     rumor = None
@@ -299,6 +301,7 @@ def report_receipt(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@never_cache
 def report_receipt_json(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report_for(request, pk)
     body = json.dumps(report.receipt, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -164,6 +164,7 @@ def test_a_new_rumor_is_received_joins_a_lead_and_gets_a_signed_receipt(client, 
     shown = json.loads(page.context["receipt_json"])
     assert shown == report.receipt and receipt_verify(shown)
     assert page.context["download_url"] in body
+    assert "no-store" in page["Cache-Control"]
 
 
 def test_a_body_larger_than_any_report_is_refused_unread(client):
@@ -301,3 +302,11 @@ def test_bad_receipt_input_is_a_form_error(client, data):
     assert response.status_code == 400
     assert response.context["form"].non_field_errors()
     assert "valid" not in response.context
+
+
+def test_the_check_page_is_throttled_too(client, settings, receipt):
+    settings.REPORT_PUBLIC_RATE = "1/min"
+    cache.clear()
+    assert client.post("/report/verify/", {"receipt": json.dumps(receipt)}).status_code == 200
+    response = client.post("/report/verify/", {"receipt": json.dumps(receipt)})
+    assert response.status_code == 429 and response["Retry-After"] == "60"
