@@ -410,6 +410,8 @@ def env_rate(name: str, default: str) -> str:
 # Requests a minute (or /s, /hour, /day) per API key; batch endpoints have their own budget.
 API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "12000/min")
 API_BATCH_THROTTLE_RATE = env_rate("API_BATCH_THROTTLE_RATE", "600/min")
+# POSTs per client (a keyed hash of its address) to the public report page, and to its receipt check page.
+REPORT_PUBLIC_RATE = env_rate("REPORT_PUBLIC_RATE", "10/hour")
 # How long an API key lookup is cached: a revoked key (or deactivated platform) stops working within this time.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
 API_LOG_RETENTION_DAYS = env_int("API_LOG_RETENTION_DAYS", 90)

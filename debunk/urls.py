@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from debunk.public import views
+from debunk.public import reporting, views
 from debunk.public.feeds import ColumnAtomFeed, ColumnFeed
 from debunk.public.sitemaps import SITEMAPS
 
@@ -22,6 +22,10 @@ urlpatterns = [
     path("reports/", views.report_list, name="report-list"),
     path("reports/<int:pk>/", views.report_detail, name="report-detail"),
     path("reports/<int:pk>/csv", views.report_download, name="report-csv"),
+    path("report/", reporting.report_form, name="report-form"),
+    path("report/<int:pk>/receipt/", reporting.report_receipt, name="report-receipt"),
+    path("report/<int:pk>/receipt.json", reporting.report_receipt_json, name="report-receipt-json"),
+    path("report/verify/", reporting.report_verify, name="report-verify"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
