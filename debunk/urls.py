@@ -7,6 +7,7 @@ from django.urls import include, path
 from debunk.public import views
 from debunk.public.feeds import ColumnAtomFeed, ColumnFeed
 from debunk.public.sitemaps import SITEMAPS
+from debunk.reports import verify_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("reports/", views.report_list, name="report-list"),
     path("reports/<int:pk>/", views.report_detail, name="report-detail"),
     path("reports/<int:pk>/csv", views.report_download, name="report-csv"),
+    path("verify-claim/<str:token>/", verify_views.verify_claim, name="verify-claim"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
