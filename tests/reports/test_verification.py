@@ -126,7 +126,7 @@ def test_the_answer_page_takes_one_answer_by_the_token(client, checker, reviewer
     token = token_of(mail.outbox[0])
     url = f"/verify-claim/{token}/"
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert page.status_code == 200 and rumor.claim in page.content.decode() and "核实" in page.content.decode()
+    assert page.status_code == 200 and rumor.claim in page.content.decode() and "核实说法" in page.content.decode()
     assert page["Referrer-Policy"] == "no-referrer"
     assert client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode().count("Verify a claim") >= 1
     bad = client.post(url, {"answer": "false", "answer_text": ""}, HTTP_ACCEPT_LANGUAGE="en")
