@@ -148,6 +148,8 @@ def test_the_answer_page_takes_one_answer_by_the_token(client, checker, reviewer
     public = client.get(f"/rumors/{rumor.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     date = timezone.localtime(request.answered_at).strftime("%Y-%m-%d")
     assert f"Verified by 市疾控中心 on {date}" in public
+    public_zh = client.get(f"/rumors/{rumor.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"经 市疾控中心 于 {date} 核实" in public_zh
 
 
 def test_a_wrong_token_is_refused(client, rumor, reviewer):
