@@ -7,6 +7,7 @@ from django.urls import include, path
 from debunk.public import reporting, views
 from debunk.public.feeds import ColumnAtomFeed, ColumnFeed
 from debunk.public.sitemaps import SITEMAPS
+from debunk.reports import verify_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("report/<int:pk>/receipt/", reporting.report_receipt, name="report-receipt"),
     path("report/<int:pk>/receipt.json", reporting.report_receipt_json, name="report-receipt-json"),
     path("report/verify/", reporting.report_verify, name="report-verify"),
+    path("verify-claim/<str:token>/", verify_views.verify_claim, name="verify-claim"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,4 +1,4 @@
-"""The three roles, kept as groups whose permissions are synced after every migrate, and the one permission
+"""The roles, kept as groups whose permissions are synced after every migrate, and the one permission
 check every service makes."""
 
 from typing import Any
@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 FACT_CHECKER = "fact-checker"
 REVIEWER = "reviewer"
 ADMINISTRATOR = "administrator"
+VERIFIER = "verifier"  # a department or an expert: sees and answers only the verification requests addressed to it
 
 _STOCK_MODELS = ["rumor", "rumorvariant", "rumorsource", "debunk", "debunksource", "attachment"]
 _FACT_CHECKER = (
@@ -39,6 +40,8 @@ _REVIEWER = (
         ("debunk", "view_sanctionnotice"),
         ("debunk", "view_matchjob"),
     ]
+    + [("debunk", "request_verification"), ("debunk", "view_verificationrequest")]
+    + [("debunk", "hand_over"), ("debunk", "view_handover")]
 )
 _ADMINISTRATOR = (
     _REVIEWER
@@ -52,7 +55,13 @@ _ADMINISTRATOR = (
     + [("debunk", "export_ledger"), ("debunk", "add_report")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
 )
-ROLE_PERMISSIONS = {FACT_CHECKER: _FACT_CHECKER, REVIEWER: _REVIEWER, ADMINISTRATOR: _ADMINISTRATOR}
+_VERIFIER = [("debunk", "view_verificationrequest"), ("debunk", "answer_verification")]
+ROLE_PERMISSIONS = {
+    FACT_CHECKER: _FACT_CHECKER,
+    REVIEWER: _REVIEWER,
+    ADMINISTRATOR: _ADMINISTRATOR,
+    VERIFIER: _VERIFIER,
+}
 
 
 def roles_sync() -> None:

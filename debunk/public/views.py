@@ -65,7 +65,10 @@ def column(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def rumor_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    rumor = get_object_or_404(selectors.public_rumors().prefetch_related("sources", "debunks__sources"), pk=pk)
+    rumor = get_object_or_404(
+        selectors.public_rumors().select_related("verification").prefetch_related("sources", "debunks__sources"),
+        pk=pk,
+    )
     json_ld = json.dumps(claim_review(rumor, request), ensure_ascii=False).translate(JSON_SCRIPT_ESCAPES)
     return render(
         request,

@@ -19,3 +19,15 @@ def report_notice_send_task(notice_id: int) -> str:
     from debunk.reports.notices import notice_attempt
 
     return notice_attempt(notice_id=notice_id)
+
+
+@shared_task(name="debunk.tasks.send_verification_link", bind=True, max_retries=5)
+def verification_link_send_task(self, request_id: int) -> str:
+    """The one-time answer link of a verification request, mailed to its e-mail verifier; a failed send is retried
+    (a minute, then longer), a request already sent, answered or cancelled is skipped."""
+    from debunk.reports.verification import verification_link_send
+
+    result = verification_link_send(request_id=request_id)
+    if result == "failed" and not self.request.is_eager:
+        raise self.retry(countdown=60 * 2**self.request.retries)
+    return result

@@ -30,6 +30,7 @@ from debunk.core.admin_refusals import (
 )
 from debunk.images.admin import ImageFingerprintInline
 from debunk.matching.selectors import rumor_matches
+from debunk.reports.admin_handover import hand_over_rumors
 from debunk.stock import attachments as attachment_services
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
@@ -234,7 +235,7 @@ class RumorAdmin(ServiceRefusalsAsMessages, HistoryRevertThroughServices, RumorA
     change_form_template = "admin/debunk/rumor/change_form.html"
     list_display = ["claim_short", "verdict_display", "category", "status", "severity", "deadline", "updated_at"]
     list_filter = ["status", OverdueFilter, "category", "verdict", "origin_platform", "severity"]
-    actions = ["submit_selected", "publish_selected", "return_selected", "retract_selected"]
+    actions = ["submit_selected", "publish_selected", "return_selected", "retract_selected", hand_over_rumors]
     inlines = [VariantInline, SourceInline, DebunkInline, AttachmentInline, ImageFingerprintInline]
     autocomplete_fields = []
     readonly_fields = [

@@ -29,6 +29,7 @@ PURE_CORES = [
     "debunk.images.ocr",
     "debunk.images.decision",
     "debunk.reports.signing",
+    "debunk.reports.package",
     "debunk.semantic.embedder",
     "debunk.semantic.index",
     "search.fusion",
