@@ -127,7 +127,8 @@ def verification_answer(
     request: VerificationRequest, *, answer: str, answer_text: str, by: Any = None, token: str | None = None
 ) -> VerificationRequest:
     """Record the answer of the addressed verifier (`by`, the account it was addressed to) or of the holder of the
-    answer link (`token`), and make it the rumor's verification on record."""
+    answer link (`token`), and make it the rumor's verification on record (unless the answer is that it cannot be
+    determined: that is recorded on the request only)."""
     if (by is None) == (token is None):
         raise PermissionDenied(_("You do not have permission to do this."))
     if by is not None:
@@ -155,18 +156,19 @@ def verification_answer(
         locked.answered_by_email = locked.verifier_email if by is None else (by.email or "")
         locked.answered_at = timezone.now()
         locked.save()
-        rumor = Rumor.objects.select_for_update().get(pk=locked.rumor_id)
-        rumor_before = {"verification": rumor.verification_id, "verified_by": rumor.verified_by}
-        rumor.verification, rumor.verified_by = locked, locked.verifier_name[:200]
-        rumor._history_user = by
-        rumor.save(update_fields=["verification", "verified_by", "updated_at"])
         changes = diff(before, snapshot(locked))
-        changes.update(
-            {
-                f"rumor.{k}": [v, getattr(rumor, k if k != "verification" else "verification_id")]
-                for k, v in rumor_before.items()
-            }
-        )
+        if answer != VR.Answer.INCONCLUSIVE:  # "cannot be determined" is recorded, but verifies nothing
+            rumor = Rumor.objects.select_for_update().get(pk=locked.rumor_id)
+            rumor_before = {"verification": rumor.verification_id, "verified_by": rumor.verified_by}
+            rumor.verification, rumor.verified_by = locked, locked.verifier_name[:200]
+            rumor._history_user = by
+            rumor.save(update_fields=["verification", "verified_by", "updated_at"])
+            changes.update(
+                {
+                    f"rumor.{k}": [v, getattr(rumor, k if k != "verification" else "verification_id")]
+                    for k, v in rumor_before.items()
+                }
+            )
         audit_record(actor=by, action="verification.answer", target=locked, changes=changes)
     request.refresh_from_db()
     return request

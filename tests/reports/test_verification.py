@@ -243,3 +243,12 @@ def test_the_reviewer_asks_from_the_rumor_page_and_sees_overdue_requests(client,
         client.get("/admin/debunk/verificationrequest/?due=not_due").content.decode().count(f"/{request.pk}/change/")
         == 0
     )
+
+
+def test_cannot_be_determined_is_recorded_but_verifies_nothing(rumor, reviewer, verifier):
+    request = ask(rumor, reviewer, verifier=verifier)
+    verification_answer(request, answer="inconclusive", answer_text="证据不足。", by=verifier)
+    request.refresh_from_db()
+    rumor.refresh_from_db()
+    assert request.status == "answered" and request.answer == "inconclusive"
+    assert rumor.verification is None and rumor.verified_by == ""
