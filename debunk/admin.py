@@ -5,6 +5,7 @@ import debunk.core.admin
 import debunk.corrections.admin
 import debunk.images.admin
 import debunk.matching.admin
+import debunk.reports.admin
 import debunk.sanctions.admin
 import debunk.stock.admin
 import debunk.tracing.admin
