@@ -70,9 +70,8 @@ def _link(url_name: str, obj: Any, label: Any = None) -> SafeString:
 
 
 def may_see_screenshots(user: Any) -> bool:
-    return any(
-        user.has_perm(f"debunk.view_{model}") for model in ("leadcluster", "rumorreport", "reportcontent", "reportimage")
-    )
+    models = ("leadcluster", "rumorreport", "reportcontent", "reportimage")
+    return any(user.has_perm(f"debunk.view_{model}") for model in models)
 
 
 def screenshot_tag(image: ReportImage, size: str = "s") -> SafeString:
@@ -241,7 +240,9 @@ class LeadClusterAdmin(ReadOnlyAdmin):
     def deadline_display(self, obj: LeadCluster) -> str:
         when = timezone.localtime(obj.deadline_at).strftime("%Y-%m-%d %H:%M")
         if obj.is_overdue:
-            return format_html('<strong class="lead-overdue" style="color:#ba2121">{} ({})</strong>', when, _("overdue"))
+            return format_html(
+                '<strong class="lead-overdue" style="color:#ba2121">{} ({})</strong>', when, _("overdue")
+            )
         return when
 
     @admin.display(description=_("minor"), boolean=True, ordering="-involves_minor")
@@ -406,7 +407,9 @@ class LeadClusterAdmin(ReadOnlyAdmin):
         back = HttpResponseRedirect(reverse("admin:debunk_leadcluster_change", args=[cluster.pk]))
         form = TRIAGE_FORMS[action](request.POST, prefix=action)
         if not form.is_valid():
-            errors = [f"{form.fields[name].label}: {' '.join(e)}" for name, e in form.errors.items() if name in form.fields]
+            errors = [
+                f"{form.fields[name].label}: {' '.join(e)}" for name, e in form.errors.items() if name in form.fields
+            ]
             self.message_user(request, " ".join(errors) or gettext("Check the form."), messages.ERROR)
             return back
         data = form.cleaned_data

@@ -71,9 +71,7 @@ def _tell(reports: Iterable[RumorReport], outcome: str, rumor: Rumor | None) -> 
     if not reports:
         return []
     now = timezone.now()
-    RumorReport.objects.filter(pk__in=[r.pk for r in reports]).update(
-        outcome=outcome, outcome_at=now, rumor=rumor
-    )
+    RumorReport.objects.filter(pk__in=[r.pk for r in reports]).update(outcome=outcome, outcome_at=now, rumor=rumor)
     for report in reports:
         report.outcome, report.outcome_at, report.rumor = outcome, now, rumor
     notices.outcome_notify(reports)
@@ -81,9 +79,8 @@ def _tell(reports: Iterable[RumorReport], outcome: str, rumor: Rumor | None) -> 
 
 
 def _pending(row: LeadCluster) -> list[RumorReport]:
-    return list(
-        RumorReport.objects.filter(content__cluster=row, outcome=Outcome.PENDING).select_related("content").order_by("pk")
-    )
+    pending = RumorReport.objects.filter(content__cluster=row, outcome=Outcome.PENDING)
+    return list(pending.select_related("content").order_by("pk"))
 
 
 def lead_link(cluster: LeadCluster, rumor: Rumor, by: Any, reason: str = "") -> LeadCluster:

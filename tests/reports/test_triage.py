@@ -13,7 +13,7 @@ from debunk.images.services import query_image
 from debunk.matching.services import reset_caches
 from debunk.reports import triage
 from debunk.reports.intake import ReportItem, reports_submit
-from debunk.reports.models import LeadCluster, ReportContent, ReporterMessage, ReportImage, ReportNotice, RumorReport
+from debunk.reports.models import LeadCluster, ReporterMessage, ReportImage, ReportNotice, RumorReport
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
 from debunk.stock.models import Attachment, Rumor, RumorSource
