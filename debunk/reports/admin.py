@@ -173,12 +173,12 @@ class LeadClusterAdmin(ReadOnlyAdmin):
     list_display = [
         "text_short",
         "category",
+        "minor_display",
+        "deadline_display",
+        "first_action_display",
         "report_count",
         "content_count",
         "reach",
-        "deadline_display",
-        "minor_display",
-        "first_action_display",
         "status",
     ]
     list_filter = [LeadStatusFilter, ("category", admin.RelatedOnlyFieldListFilter), "involves_minor", OverdueFilter]
