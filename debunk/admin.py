@@ -6,6 +6,7 @@ import debunk.corrections.admin
 import debunk.images.admin
 import debunk.matching.admin
 import debunk.reports.admin_handover
+import debunk.reports.admin
 import debunk.sanctions.admin
 import debunk.stock.admin
 import debunk.tracing.admin

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 # Sections in the order fact-checkers work, each with the parts whose models it lists.
 SECTIONS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("stock", _("Stock and review"), ("stock",)),
+    ("reports", _("Reports and leads"), ("reports",)),
     ("matches", _("Matches"), ("matching", "images")),
     ("corrections", _("Corrections"), ("corrections",)),
     ("sanctions", _("Tracing and sanctions"), ("tracing", "sanctions")),

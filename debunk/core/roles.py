@@ -23,6 +23,8 @@ _FACT_CHECKER = (
     + [("labels", "view_category"), ("labels", "view_verdictlabel")]
     + [("debunk", f"view_{model}") for model in ["sanction", "sanctionrule", "organization", "organizationmember"]]
     + [("debunk", "recommend_sanction"), ("debunk", "view_report")]
+    + [("debunk", f"view_{model}") for model in ["leadcluster", "rumorreport", "reportcontent", "reportimage"]]
+    + [("debunk", "triage_lead")]
 )
 _MCN_EDIT = [
     ("debunk", f"{verb}_{model}") for model in ["organization", "organizationmember"] for verb in ("add", "change")
@@ -39,6 +41,8 @@ _REVIEWER = (
         ("debunk", "view_bannedidentity"),
         ("debunk", "view_sanctionnotice"),
         ("debunk", "view_matchjob"),
+        ("debunk", "hand_over"),
+        ("debunk", "request_verification"),
     ]
     + [("debunk", "request_verification"), ("debunk", "view_verificationrequest")]
     + [("debunk", "hand_over"), ("debunk", "view_handover")]
@@ -53,6 +57,7 @@ _ADMINISTRATOR = (
     + [("debunk", f"{verb}_webhookdelivery") for verb in ("view", "change")]
     + [("debunk", f"{verb}_sanctionrule") for verb in ("add", "change", "delete")]
     + [("debunk", "export_ledger"), ("debunk", "add_report")]
+    + [("debunk", "view_reportnotice"), ("debunk", "view_reportermessage")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
 )
 _VERIFIER = [("debunk", "view_verificationrequest"), ("debunk", "answer_verification")]

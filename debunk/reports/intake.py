@@ -377,11 +377,12 @@ def _known(content: ReportContent) -> tuple[int | None, str]:
     """What a new report of a stored content is told at once: the debunk of the rumor it matched or its lead was
     linked to, or that a debunk is being prepared (its lead became a draft rumor); else nothing yet."""
     cluster = content.cluster
-    if cluster.status == LeadCluster.Status.LINKED and cluster.rumor_id:
+    decided = cluster.rumor_id and cluster.status in (LeadCluster.Status.LINKED, LeadCluster.Status.DRAFTED)
+    if decided and Rumor.objects.live().filter(pk=cluster.rumor_id).exists():
         return cluster.rumor_id, RumorReport.Outcome.DEBUNKED
     if content.rumor_id:
         return content.rumor_id, RumorReport.Outcome.DEBUNKED
-    if cluster.status == LeadCluster.Status.DRAFTED and cluster.rumor_id:
+    if decided:  # linked to, or drafted as, a rumor not published yet
         return cluster.rumor_id, RumorReport.Outcome.DRAFTED
     return None, RumorReport.Outcome.PENDING
 

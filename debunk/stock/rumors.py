@@ -150,6 +150,9 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
         )
         if target == S.PUBLISHED:
             corrections.schedule_rumor_published(rumor_id=rumor.pk)
+            from debunk.reports.triage import reports_rumor_published  # reports builds on the stock
+
+            reports_rumor_published(rumor, by)  # reports told "a debunk is being prepared" learn it is out
         elif target == S.RETRACTED:
             corrections.schedule_rumor_changed(rumor_id=rumor.pk, revision=event.pk)
     return rumor

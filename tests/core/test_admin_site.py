@@ -16,8 +16,9 @@ def test_admin_index_lists_the_parts_as_sections(client, superuser):
     client.force_login(superuser)
     page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     captions = re.findall(r'<caption>\s*<a[^>]*class="section"[^>]*>([^<]+)</a>', page)
-    assert captions[:6] == [
+    assert captions[:7] == [
         "Stock and review",
+        "Reports and leads",
         "Matches",
         "Corrections",
         "Tracing and sanctions",
