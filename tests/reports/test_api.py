@@ -393,3 +393,11 @@ def test_an_email_that_keeps_failing_is_marked_failed(db, settings, monkeypatch)
     assert (message.status, message.attempts) == ("failed", 2) and "division by zero" in message.last_error
     ReporterMessage.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(days=1))
     assert send_reporter_messages() == 0
+
+
+def test_item_errors_come_in_the_requests_language(platform):
+    client = api_client(make_key(platform, "zh")[1])
+    client.credentials(HTTP_AUTHORIZATION=client._credentials["HTTP_AUTHORIZATION"], HTTP_ACCEPT_LANGUAGE="zh-hans")
+    [bad_category, empty] = post(client, [item("a", category="nope"), item("b", text=" ")])
+    assert bad_category["error"] == {"category": ["未知的分类代码“nope”。"]}
+    assert empty["error"] == {"text": ["请发送文本、截图或两者。"]}
