@@ -21,7 +21,7 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -122,6 +122,7 @@ ITEM_HELP = (
 
 
 class ReportsIn(serializers.Serializer):
+    # made again by get_fields with REPORT_MAX_ITEMS; each item is checked by ReportItemIn, on its own
     items = serializers.ListField(child=serializers.JSONField(allow_null=True), min_length=1, max_length=100)
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -205,6 +206,26 @@ class ReportsView(LoggedAPIView):
         "follow by the `report.outcome` webhook and GET /reports/outcomes. At most MATCH_BATCH_MAX_IMAGES "
         "screenshots (50 by default) in a batch, and the body is at most API_IMAGE_BODY_MAX_BYTES (15 MB).",
         request=ReportsIn,
+        examples=[
+            OpenApiExample(
+                "A user's report and a monitoring lead",
+                request_only=True,
+                value={
+                    "items": [
+                        {
+                            "external_id": "rpt-1001",
+                            "category": "livelihood",
+                            "text": "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水！",
+                            "url": "https://weibo.example/p/123",
+                            "platform_post_id": "123",
+                            "reporter": "u-8f3a",
+                            "views": 5400,
+                        },
+                        {"external_id": "lead-77", "category": "livelihood", "text": "网传本市明天起所有小学停课两周"},
+                    ]
+                },
+            )
+        ],
         responses={200: ReportsOut, **BAD_INPUT, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
