@@ -401,3 +401,9 @@ def test_item_errors_come_in_the_requests_language(platform):
     [bad_category, empty] = post(client, [item("a", category="nope"), item("b", text=" ")])
     assert bad_category["error"] == {"category": ["未知的分类代码“nope”。"]}
     assert empty["error"] == {"text": ["请发送文本、截图或两者。"]}
+
+
+@pytest.mark.parametrize("path", [REPORTS, VERIFY])
+def test_json_nested_too_deeply_is_a_400(client, path):
+    response = client.post(path, data="[" * 200_000, content_type="application/json")
+    assert response.status_code == 400 and "nested too deeply" in response.json()["detail"]
