@@ -158,6 +158,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "debunk.tasks.outbox_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
     "sweep-match-jobs": {"task": "debunk.tasks.sweep_match_jobs", "schedule": 60.0},
     "deliver-match-job-notices": {"task": "debunk.tasks.deliver_match_job_notices", "schedule": 30.0},
+    "deliver-report-notices": {"task": "debunk.tasks.deliver_report_notices", "schedule": 30.0},
+    "send-reporter-messages": {"task": "debunk.tasks.send_reporter_messages", "schedule": 300.0},
     "purge-match-jobs": {"task": "debunk.tasks.purge_match_jobs", "schedule": 3600.0},
     "publish-weekly-report": {
         "task": "debunk.tasks.publish_report",
@@ -378,6 +380,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Reverse proxies in front of the app that append to X-Forwarded-For (the per-IP throttle of the endpoints
+    # that need no key reads the client's address there); 0: REMOTE_ADDR, and the header is ignored.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Debunk platform API",
@@ -412,6 +417,8 @@ API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "12000/min")
 API_BATCH_THROTTLE_RATE = env_rate("API_BATCH_THROTTLE_RATE", "600/min")
 # POSTs per client (a keyed hash of its address) to the public report page, and to its receipt check page.
 REPORT_PUBLIC_RATE = env_rate("REPORT_PUBLIC_RATE", "10/hour")
+# Requests per client IP address on the endpoints that need no key (receipt verification, the receipts' key).
+API_ANON_THROTTLE_RATE = env_rate("API_ANON_THROTTLE_RATE", "60/min")
 # How long an API key lookup is cached: a revoked key (or deactivated platform) stops working within this time.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
 API_LOG_RETENTION_DAYS = env_int("API_LOG_RETENTION_DAYS", 90)

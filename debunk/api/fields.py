@@ -47,3 +47,12 @@ class StrictChoiceField(serializers.ChoiceField):
         if type(data) is not str:
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: not "true", not 1."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if type(data) is not bool:
+            self.fail("invalid", input=data)
+        return data

@@ -69,6 +69,8 @@ class LimitedJSONParser(parsers.BaseParser):
             return json.loads(text, parse_constant=json_strict_constant if self.strict else None)
         except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both are
             raise ParseError(f"JSON parse error - {exc}") from None
+        except RecursionError:  # nested deeper than the interpreter's stack: a 400, not a 500
+            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 class ImageJSONParser(LimitedJSONParser):

@@ -59,3 +59,16 @@ class ApiKeyBatchThrottle(ApiKeyRateThrottle):
 
     scope = "api_batch"
     rate_setting = "API_BATCH_THROTTLE_RATE"
+
+
+class ClientIpThrottle(ApiKeyRateThrottle):
+    """Per client IP address (REMOTE_ADDR, or X-Forwarded-For behind API_NUM_PROXIES proxies), for the endpoints
+    that need no key; a request made with a key is left to the key's throttle."""
+
+    scope = "api_anon"
+    rate_setting = "API_ANON_THROTTLE_RATE"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request) or "-"}

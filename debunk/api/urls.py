@@ -9,6 +9,7 @@ from debunk.corrections import intake
 from debunk.images import api as images
 from debunk.matching import api as match
 from debunk.public import api as public
+from debunk.reports import api as reports
 from debunk.sanctions import api as sanctions
 
 app_name = "api"
@@ -33,5 +34,9 @@ urlpatterns = [
     path("sanctions/<str:sanction_id>", sanctions.SanctionDetailView.as_view(), name="sanction"),
     path("sanctions/<str:sanction_id>/appeal", sanctions.SanctionAppealView.as_view(), name="sanction-appeal"),
     path("blacklist/check", sanctions.BlacklistCheckView.as_view(), name="blacklist-check"),
+    path("reports", reports.ReportsView.as_view(), name="reports"),
+    path("reports/verify", reports.ReceiptVerifyView.as_view(), name="reports-verify"),
+    path("reports/key", reports.ReceiptKeyView.as_view(), name="reports-key"),
+    path("reports/outcomes", reports.ReportOutcomesView.as_view(), name="reports-outcomes"),
     path("blacklist/identities", sanctions.BlacklistIdentitiesView.as_view(), name="blacklist-identities"),
 ]

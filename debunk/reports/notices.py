@@ -7,6 +7,7 @@ broker outage loses nothing.
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from debunk.reports.models import ReporterMessage, ReportNotice, RumorReport
-from debunk.webhooks.services import OutboxKind, outbox_attempt
+from debunk.webhooks.services import OPEN, OutboxKind, outbox_attempt
 
 EVENT = "report.outcome"
 
@@ -115,3 +116,31 @@ def reporter_message_send(*, message_id: int) -> str:
         message.status, message.sent_at = ReporterMessage.Status.SENT, timezone.now()
         message.save(update_fields=["attempts", "status", "sent_at"])
     return "sent"
+
+
+# --- the beat's retries --------------------------------------------------------------------------------------------
+
+MAIL_FIRST_RETRY = timedelta(minutes=5)  # then 10, 20, 40… minutes between attempts
+MAIL_GRACE = timedelta(seconds=60)  # a new message is sent on commit: the beat leaves it alone this long
+
+
+def notices_due(*, now: datetime | None = None) -> list[tuple[int, int]]:
+    """(id, attempts) of the outcome notices whose next attempt is due, oldest first."""
+    now = now or timezone.now()
+    due = ReportNotice.objects.filter(status__in=OPEN, next_attempt_at__lte=now).order_by("next_attempt_at")
+    return list(due.values_list("pk", "attempts")[:1000])
+
+
+def reporter_messages_due(*, now: datetime | None = None) -> list[tuple[int, int]]:
+    """(id, attempts) of the pending e-mails to reporters due for an attempt, oldest first: a message never tried
+    once MAIL_GRACE has passed (its task was lost), one tried k times MAIL_FIRST_RETRY × (2^k − 1) after it was
+    written (5, 15, 35, 75… minutes)."""
+    now = now or timezone.now()
+    pending = ReporterMessage.objects.filter(
+        status=ReporterMessage.Status.PENDING, created_at__lte=now - MAIL_GRACE
+    ).order_by("created_at", "pk")
+    due = []
+    for pk, attempts, created_at in pending.values_list("pk", "attempts", "created_at")[:1000]:
+        if attempts == 0 or created_at + MAIL_FIRST_RETRY * (2 ** min(attempts, 20) - 1) <= now:
+            due.append((pk, attempts))
+    return due

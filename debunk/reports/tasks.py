@@ -3,6 +3,7 @@
 Task names are pinned (`debunk.tasks.<name>`) so that queued tasks and the beat schedule survive moves."""
 
 from celery import shared_task
+from django.core.cache import cache
 
 
 @shared_task(name="debunk.tasks.send_reporter_message")
@@ -31,3 +32,27 @@ def verification_link_send_task(self, request_id: int) -> str:
     if result == "failed" and not self.request.is_eager:
         raise self.retry(countdown=60 * 2**self.request.retries)
     return result
+@shared_task(name="debunk.tasks.deliver_report_notices")
+def deliver_report_notices() -> int:
+    """Celery beat, every 30 s: send every due outcome notice (new ones are also sent on commit)."""
+    from debunk.reports.notices import notices_due
+
+    due = notices_due()
+    for notice_id, attempts in due:
+        # once per (notice, attempt) for a lease, so that the beat does not pile up copies behind a busy worker
+        if cache.add(f"debunk:report-notice-queued:{notice_id}:{attempts}", 1, 60):
+            report_notice_send_task.delay(notice_id)
+    return len(due)
+
+
+@shared_task(name="debunk.tasks.send_reporter_messages")
+def send_reporter_messages() -> int:
+    """Celery beat, every 5 minutes: try again the e-mails to reporters that are due (a failed attempt leaves the
+    message pending until REPORT_MAIL_MAX_ATTEMPTS; new ones are sent on commit)."""
+    from debunk.reports.notices import reporter_messages_due
+
+    due = reporter_messages_due()
+    for message_id, attempts in due:
+        if cache.add(f"debunk:reporter-message-queued:{message_id}:{attempts}", 1, 300):
+            reporter_message_send_task.delay(message_id)
+    return len(due)

@@ -42,6 +42,10 @@ PATHS = [
     "/api/v1/sanctions/{sanction_id}/appeal",
     "/api/v1/blacklist/check",
     "/api/v1/blacklist/identities",
+    "/api/v1/reports",
+    "/api/v1/reports/verify",
+    "/api/v1/reports/key",
+    "/api/v1/reports/outcomes",
 ]
 
 
@@ -63,6 +67,7 @@ def served(settings, published):
     does (on PostgreSQL, close_old_connections at the end of a request would close the connection holding
     the test's transaction)."""
     settings.MATCH_INDEX_POLL_SECONDS = 0
+    settings.API_ANON_THROTTLE_RATE = "100000/min"  # the keyless endpoints' per-address budget: not under test here
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, wsgi.HOST]
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
@@ -100,7 +105,10 @@ def quote_the_rumor(context, body):
     if isinstance(body, dict) and isinstance(body.get("text"), str) and len(body["text"]) <= 20_000:
         return st.sampled_from([body, {**body, "text": CLAIM}])
     if isinstance(body, dict) and isinstance(body.get("items"), list) and body["items"]:
-        return st.sampled_from([body, {**body, "items": [{"id": "claim", "text": CLAIM}, *body["items"][1:]]}])
+        first = {"id": "claim", "text": CLAIM}
+        if context.operation.path == "/api/v1/reports":
+            first = {"external_id": "claim", "category": "livelihood", "text": CLAIM}
+        return st.sampled_from([body, {**body, "items": [first, *body["items"][1:]]}])
     return st.just(body)
 
 
@@ -136,6 +144,8 @@ def test_api_holds_its_schema(case, raw_key):
             assert body["matched"] is True
         if case.path == "/api/v1/match/batch" and body["results"][0].get("id") == "claim":
             assert body["results"][0]["matched"] is True
+        if case.path == "/api/v1/reports" and body["results"][0].get("external_id") == "claim":
+            assert body["results"][0]["rumor_id"] is not None  # matched on arrival
 
 
 def test_the_fuzzed_schema_covers_the_platform_endpoints():

@@ -55,7 +55,7 @@ def test_serving_code_never_imports_the_benchmarks():
         "import django; django.setup()\n"
         "from django.urls import get_resolver; get_resolver().url_patterns\n"
         "import debunk.wsgi, debunk.admin, debunk.stock.tasks, debunk.api.tasks, debunk.corrections.tasks\n"
-        "import debunk.sanctions.tasks, search.tasks"
+        "import debunk.sanctions.tasks, debunk.reports.tasks, search.tasks"
     )
     assert "debunk.urls" in loaded and "debunk.matching.api" in loaded  # the probe did load the serving code
     # debunk.bench is an installed app (for its commands): Django imports its empty package, nothing more
@@ -83,5 +83,11 @@ def test_beat_schedule_names_registered_tasks():
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled - registered == set()
     # queued messages carry these names: they must not change when a module moves
-    pinned = {"debunk.tasks.rumor_published_task", "debunk.tasks.deliver", "search.tasks.search_index_rumor"}
+    pinned = {
+        "debunk.tasks.rumor_published_task",
+        "debunk.tasks.deliver",
+        "search.tasks.search_index_rumor",
+        "debunk.tasks.deliver_report_notice",
+        "debunk.tasks.send_reporter_message",
+    }
     assert pinned <= registered
