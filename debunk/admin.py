@@ -5,8 +5,8 @@ import debunk.core.admin
 import debunk.corrections.admin
 import debunk.images.admin
 import debunk.matching.admin
-import debunk.reports.admin_handover
 import debunk.reports.admin
+import debunk.reports.admin_handover
 import debunk.sanctions.admin
 import debunk.stock.admin
 import debunk.tracing.admin

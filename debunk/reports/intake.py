@@ -319,6 +319,7 @@ def _reports(
     by_item = {i: c for c in contents.values() for i in c.items}
     made: dict[int, RumorReport] = {}
     evidence: dict[int, _Content] = {}
+    known: dict[int, tuple[int | None, str]] = {}
     seen: dict[str, int] = {}
     for i in todo:
         item, content = items[i], by_item[i]
@@ -327,7 +328,9 @@ def _reports(
             continue
         row = content.row
         assert row is not None
-        matched, outcome = _known(row)
+        if row.pk not in known:
+            known[row.pk] = _known(row)
+        matched, outcome = known[row.pk]
         report = RumorReport(
             source=source,
             platform=platform,
@@ -375,7 +378,8 @@ def _reports(
 
 def _known(content: ReportContent) -> tuple[int | None, str]:
     """What a new report of a stored content is told at once: the debunk of the rumor it matched or its lead was
-    linked to, or that a debunk is being prepared (its lead became a draft rumor); else nothing yet."""
+    linked to, that a debunk is being prepared (its lead became a draft rumor) or that its lead was dismissed; else
+    nothing yet."""
     cluster = content.cluster
     decided = cluster.rumor_id and cluster.status in (LeadCluster.Status.LINKED, LeadCluster.Status.DRAFTED)
     if decided and Rumor.objects.live().filter(pk=cluster.rumor_id).exists():
@@ -384,6 +388,8 @@ def _known(content: ReportContent) -> tuple[int | None, str]:
         return content.rumor_id, RumorReport.Outcome.DEBUNKED
     if decided:  # linked to, or drafted as, a rumor not published yet
         return cluster.rumor_id, RumorReport.Outcome.DRAFTED
+    if cluster.status == LeadCluster.Status.DISMISSED:  # the decision stands (reopening the lead reopens its reports)
+        return None, RumorReport.Outcome.DISMISSED
     return None, RumorReport.Outcome.PENDING
 
 

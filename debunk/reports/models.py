@@ -212,6 +212,7 @@ class RumorReport(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = _("report")
         verbose_name_plural = _("reports")
+        indexes = [models.Index(fields=["platform", "outcome_at", "id"], name="report_outcome_feed")]
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "external_id"],

@@ -32,6 +32,8 @@ def verification_link_send_task(self, request_id: int) -> str:
     if result == "failed" and not self.request.is_eager:
         raise self.retry(countdown=60 * 2**self.request.retries)
     return result
+
+
 @shared_task(name="debunk.tasks.deliver_report_notices")
 def deliver_report_notices() -> int:
     """Celery beat, every 30 s: send every due outcome notice (new ones are also sent on commit)."""

@@ -247,3 +247,13 @@ def test_time_to_first_action_figures(category, checker):
     assert figures["median_hours"] == pytest.approx(3.0, abs=0.01)
     assert figures["p90_hours"] == pytest.approx(7.6, abs=0.01)  # 4 + 0.6 × (10 − 4)
     assert [c["count"] for c in figures["categories"]] == [5]
+
+
+def test_a_new_report_of_a_dismissed_lead_is_told_the_decision_at_once(lead, category, checker):
+    triage.lead_dismiss(lead, "内容属实，不是谣言", checker)
+    [again] = reports_submit([ReportItem(category, text=LEAD, contact="b@example.org")])
+    assert again.cluster_id == lead.pk
+    assert RumorReport.objects.get(pk=again.id).outcome == "dismissed"
+    assert ReporterMessage.objects.filter(to="b@example.org").exists()
+    triage.lead_reopen(lead, checker)
+    assert outcomes(lead) == {"pending"}
