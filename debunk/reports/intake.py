@@ -26,7 +26,6 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from debunk.api.models import Platform
@@ -127,7 +126,11 @@ def _earlier(items: list[ReportItem], platform: Platform | None) -> dict[str, Ru
     refs = {item.external_id for item in items if item.external_id}
     if platform is None or not refs:
         return {}
-    rows = RumorReport.objects.filter(platform=platform, external_id__in=refs).select_related("content")
+    rows = (
+        RumorReport.objects.filter(platform=platform, external_id__in=refs)
+        .exclude(external_id="")  # the unique index on (platform, external_id) is partial: where it is not empty
+        .select_related("content")
+    )
     return {r.external_id: r for r in rows}
 
 
@@ -149,9 +152,19 @@ def _contents(items: list[ReportItem], todo: list[int], now: datetime) -> dict[s
     fresh = [c for c in contents.values() if c.row is None]
     if fresh:
         rumors = _matched(fresh)
+        prints = {c.sha256: fingerprint_text(c.text) if c.text.strip() else None for c in fresh}
+        keys = {c.sha256: _keys(prints[c.sha256], c.images) for c in fresh}
+        leads = _Leads({k for ks in keys.values() for k in ks})
         for content in fresh:
             first = items[content.items[0]]
-            _content_make(content, first, rumors.get(content.sha256), now)
+            _content_make(
+                content, first, rumors.get(content.sha256), prints[content.sha256], keys[content.sha256], leads, now
+            )
+        made: dict[int, int] = defaultdict(int)
+        for content in fresh:
+            if content.new and content.row is not None:
+                made[content.row.cluster_id] += 1
+        _executemany(LeadCluster, "content_count = content_count + %s", [(n, pk) for pk, n in made.items()])
     return contents
 
 
@@ -179,14 +192,20 @@ def _matched(contents: list[_Content]) -> dict[str, Rumor]:
     return rumors
 
 
-def _content_make(content: _Content, first: ReportItem, rumor: Rumor | None, now: datetime) -> None:
+def _content_make(
+    content: _Content,
+    first: ReportItem,
+    rumor: Rumor | None,
+    fp: TextFingerprint | None,
+    keys: list[int],
+    leads: "_Leads",
+    now: datetime,
+) -> None:
     """Create the content row (its screenshots stored) in the lead it belongs to; if another request made the
     same content meanwhile, take that one."""
-    fp = fingerprint_text(content.text) if content.text.strip() else None
-    keys = _keys(fp, content.images)
     try:
         with transaction.atomic():
-            cluster = _cluster_for(rumor, fp, keys, first, now)
+            cluster = _cluster_for(rumor, fp, keys, leads, first, now)
             row = ReportContent.objects.create(
                 sha256=content.sha256,
                 text=content.text,
@@ -199,13 +218,14 @@ def _content_make(content: _Content, first: ReportItem, rumor: Rumor | None, now
             )
             for position, image in enumerate(content.images):
                 _image_store(row, position, image)
-            LeadCluster.objects.filter(pk=cluster.pk).update(content_count=F("content_count") + 1)
             if rumor is None:
                 LeadKey.objects.bulk_create([LeadKey(cluster=cluster, key=k) for k in keys], ignore_conflicts=True)
     except IntegrityError:  # made by a concurrent request: fold into it
         row = ReportContent.objects.select_related("cluster").get(sha256=content.sha256)
     else:
         content.new = True
+        if rumor is None:
+            leads.add(cluster.pk, keys, fp.signature if fp is not None else None)
     content.row = row
 
 
@@ -241,45 +261,81 @@ def _keys(fp: TextFingerprint | None, images: tuple[QueryImage, ...]) -> list[in
 
 
 def _cluster_for(
-    rumor: Rumor | None, fp: TextFingerprint | None, keys: list[int], first: ReportItem, now: datetime
+    rumor: Rumor | None,
+    fp: TextFingerprint | None,
+    keys: list[int],
+    leads: "_Leads",
+    first: ReportItem,
+    now: datetime,
 ) -> LeadCluster:
-    """The lead a new content joins: its rumor's linked lead, else the open lead it shares a key with (near
-    enough), else a new lead."""
+    """The lead a new content joins: its rumor's linked lead, else the open lead it is near (`_Leads.find`),
+    else a new lead."""
     if rumor is not None:
         cluster = LeadCluster.objects.filter(rumor=rumor, status=LeadCluster.Status.LINKED).order_by("pk").first()
-        if cluster is None:
-            cluster = _cluster_new(first, now, rumor=rumor)
-        return cluster
-    candidates = (
-        LeadKey.objects.filter(key__in=keys, cluster__status=LeadCluster.Status.OPEN)
-        .values_list("cluster_id", flat=True)
-        .distinct()
-    )
-    exact = {_signed(exact_key(fp.exact))} if fp is not None else set()
-    exact |= {k for k in keys if fp is None or k not in exact}  # image keys are exact too
-    for cluster_id in sorted(set(candidates))[:20]:
-        if _near(cluster_id, fp, keys, exact):
-            return LeadCluster.objects.get(pk=cluster_id)
+        return cluster or _cluster_new(first, now, rumor=rumor)
+    found = leads.find(fp, keys)
+    if found is not None:
+        return LeadCluster.objects.get(pk=found)
     return _cluster_new(first, now)
 
 
-def _near(cluster_id: int, fp: TextFingerprint | None, keys: list[int], exact: set[int]) -> bool:
-    """Whether a candidate lead holds this content: an exact key in common, or a signature that agrees on at least
-    REPORT_CLUSTER_MIN_JACCARD of its positions (the MinHash estimate of Jaccard similarity)."""
-    if LeadKey.objects.filter(cluster_id=cluster_id, key__in=exact & set(keys)).exists():
-        return True
-    if fp is None or fp.signature is None:
-        return False
-    for raw in ReportContent.objects.filter(cluster_id=cluster_id, signature__isnull=False).values_list(
-        "signature", flat=True
-    )[:10]:
-        other = np.frombuffer(bytes(raw), dtype="<u4")
-        if (
-            other.size == fp.signature.size
-            and float(np.mean(other == fp.signature)) >= settings.REPORT_CLUSTER_MIN_JACCARD
-        ):
-            return True
-    return False
+class _Leads:
+    """The open leads a batch's new contents may join: who holds each of their keys (one query for the batch),
+    kept up to date with the leads the batch makes."""
+
+    def __init__(self, keys: set[int]) -> None:
+        self.by_key: dict[int, set[int]] = defaultdict(set)
+        open_keys = LeadKey.objects.filter(key__in=keys, cluster__status=LeadCluster.Status.OPEN)
+        for key, cluster_id in open_keys.values_list("key", "cluster_id"):
+            self.by_key[key].add(cluster_id)
+        self.signatures: dict[int, list[np.ndarray]] = {}
+
+    def find(self, fp: TextFingerprint | None, keys: list[int]) -> int | None:
+        """A lead sharing an exact key (the normalised text's hash, a screenshot's SHA-256); else one sharing an
+        LSH band key whose contents' signatures agree with this one on ≥ REPORT_CLUSTER_MIN_JACCARD of their
+        positions (the MinHash estimate of Jaccard similarity); the oldest such lead."""
+        shared: dict[int, set[int]] = defaultdict(set)
+        for key in keys:
+            for cluster_id in self.by_key.get(key, ()):
+                shared[cluster_id].add(key)
+        exact = set(_exact_keys(fp, keys))
+        for cluster_id in sorted(shared):
+            if shared[cluster_id] & exact:
+                return cluster_id
+        if fp is None or fp.signature is None:
+            return None
+        for cluster_id in sorted(shared)[:20]:
+            if any(
+                _agreement(other, fp.signature) >= settings.REPORT_CLUSTER_MIN_JACCARD for other in self._of(cluster_id)
+            ):
+                return cluster_id
+        return None
+
+    def add(self, cluster_id: int, keys: list[int], signature: np.ndarray | None) -> None:
+        for key in keys:
+            self.by_key[key].add(cluster_id)
+        if signature is not None and cluster_id in self.signatures:
+            self.signatures[cluster_id].append(signature)
+
+    def _of(self, cluster_id: int) -> list[np.ndarray]:
+        if cluster_id not in self.signatures:
+            rows = ReportContent.objects.filter(cluster_id=cluster_id, signature__isnull=False).order_by("pk")
+            self.signatures[cluster_id] = [
+                np.frombuffer(bytes(raw), dtype="<u4") for raw in rows.values_list("signature", flat=True)[:10]
+            ]
+        return self.signatures[cluster_id]
+
+
+def _exact_keys(fp: TextFingerprint | None, keys: list[int]) -> list[int]:
+    """The keys that mean the same content: the normalised text's hash and the screenshots' (not the band keys)."""
+    bands = set()
+    if fp is not None and fp.signature is not None:
+        bands = {_signed(int(k)) for k in band_keys(fp.signature[None, :])[0]}
+    return [k for k in keys if k not in bands]
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b)) if a.size == b.size else 0.0
 
 
 def deadline_for(category: Category, involves_minor: bool, at: datetime) -> datetime:

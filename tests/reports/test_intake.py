@@ -143,3 +143,18 @@ def test_an_external_id_taken_by_a_concurrent_request_answers_its_report(categor
     assert len(calls) == 2
     assert again.id == first.id and not again.created
     assert RumorReport.objects.count() == 1 and ReportContent.objects.get().report_count == 1
+
+
+def test_a_shared_band_key_alone_does_not_join_a_lead(category):
+    """An LSH band collision is only a candidate: the signatures must agree on REPORT_CLUSTER_MIN_JACCARD."""
+    from debunk.matching.fingerprints import fingerprint_text
+    from debunk.matching.index import band_keys
+    from debunk.reports.intake import _signed
+    from debunk.reports.models import LeadKey
+
+    other = "据说是因为暴雨导致校舍受损，市政府正在组织维修工作，预计下个月才能恢复正常上课，请家长们相互转告"
+    [first] = reports_submit([ReportItem(category, text=LEAD)])
+    band = _signed(int(band_keys(fingerprint_text(other).signature[None, :])[0][0]))
+    LeadKey.objects.create(cluster_id=first.cluster_id, key=band)  # as if the two texts collided in one band
+    [second] = reports_submit([ReportItem(category, text=other)])
+    assert second.cluster_id != first.cluster_id
