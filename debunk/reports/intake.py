@@ -86,6 +86,11 @@ class _Content:
     row: ReportContent | None = None
     new: bool = False
     items: list[int] = field(default_factory=list)
+    # a new content's facts, worked out before the write transaction (matching is the slow part)
+    prepared: bool = False
+    rumor: Rumor | None = None
+    fp: TextFingerprint | None = None
+    keys: list[int] = field(default_factory=list)
 
 
 def content_hashes(text: str, url: str, images: tuple[QueryImage, ...]) -> tuple[str, str, str]:
@@ -98,15 +103,18 @@ def content_hashes(text: str, url: str, images: tuple[QueryImage, ...]) -> tuple
 
 
 def reports_submit(items: list[ReportItem], *, platform: Platform | None = None) -> list[Submitted]:
-    """Store a batch of checked reports (in one transaction) and answer each one, in order."""
+    """Store a batch of checked reports (in one transaction) and answer each one, in order. New contents are
+    matched and fingerprinted before the transaction, so that it holds its locks only while writing."""
     now = timezone.now()
     source = RumorReport.Source.PLATFORM if platform is not None else RumorReport.Source.PUBLIC
+    grouped = _group(items)
+    _prepare([c for c in _with_rows(grouped).values() if c.row is None])
     for attempt in range(2):
         try:
             with transaction.atomic():
                 earlier = _earlier(items, platform)
                 todo = [i for i, item in enumerate(items) if not (item.external_id and item.external_id in earlier)]
-                contents = _contents(items, todo, now)
+                contents = _contents(items, grouped, set(todo), now)
                 reports = _reports(items, todo, contents, platform, source, now)
             break
         except IntegrityError:  # a concurrent request took one of these external ids first: answer its report
@@ -130,6 +138,7 @@ def _earlier(items: list[ReportItem], platform: Platform | None) -> dict[str, Ru
         RumorReport.objects.filter(platform=platform, external_id__in=refs)
         .exclude(external_id="")  # the unique index on (platform, external_id) is partial: where it is not empty
         .select_related("content")
+        .order_by()
     )
     return {r.external_id: r for r in rows}
 
@@ -137,29 +146,53 @@ def _earlier(items: list[ReportItem], platform: Platform | None) -> dict[str, Ru
 # --- contents ------------------------------------------------------------------------------------------------------
 
 
-def _contents(items: list[ReportItem], todo: list[int], now: datetime) -> dict[str, _Content]:
-    """The batch's distinct contents, found or made (made ones matched and placed in a lead)."""
+def _group(items: list[ReportItem]) -> dict[str, _Content]:
+    """The batch's distinct contents, by the SHA-256 of the whole, with the items carrying each."""
     contents: dict[str, _Content] = {}
-    for i in todo:
-        item = items[i]
+    for i, item in enumerate(items):
         whole, text_sha, url_sha = content_hashes(item.text, item.url, item.images)
         content = contents.get(whole)
         if content is None:
             content = contents[whole] = _Content(whole, item.text, item.url, item.images, text_sha, url_sha)
         content.items.append(i)
+    return contents
+
+
+def _with_rows(contents: dict[str, _Content]) -> dict[str, _Content]:
+    """Find the stored row of each content (None for a new one)."""
+    for content in contents.values():
+        content.row, content.new = None, False
     for row in ReportContent.objects.filter(sha256__in=list(contents)).select_related("cluster"):
         contents[row.sha256].row = row
-    fresh = [c for c in contents.values() if c.row is None]
+    return contents
+
+
+def _prepare(fresh: list[_Content]) -> None:
+    """Match new contents against the live stock and fingerprint them (no write)."""
+    todo = [c for c in fresh if not c.prepared]
+    rumors = _matched(todo) if todo else {}
+    for content in todo:
+        content.rumor = rumors.get(content.sha256)
+        content.fp = fingerprint_text(content.text) if content.text.strip() else None
+        content.keys = _keys(content.fp, content.images)
+        content.prepared = True
+
+
+def _contents(
+    items: list[ReportItem], grouped: dict[str, _Content], todo: set[int], now: datetime
+) -> dict[str, _Content]:
+    """The contents of the items to store, found or made (made ones placed in a lead)."""
+    contents = {}
+    for sha, content in grouped.items():
+        content.items = [i for i in content.items if i in todo]
+        if content.items:
+            contents[sha] = content
+    fresh = [c for c in _with_rows(contents).values() if c.row is None]
     if fresh:
-        rumors = _matched(fresh)
-        prints = {c.sha256: fingerprint_text(c.text) if c.text.strip() else None for c in fresh}
-        keys = {c.sha256: _keys(prints[c.sha256], c.images) for c in fresh}
-        leads = _Leads({k for ks in keys.values() for k in ks})
+        _prepare(fresh)  # a content stored before the batch started and deleted since (rare)
+        leads = _Leads({k for c in fresh for k in c.keys})
         for content in fresh:
-            first = items[content.items[0]]
-            _content_make(
-                content, first, rumors.get(content.sha256), prints[content.sha256], keys[content.sha256], leads, now
-            )
+            _content_make(content, items[content.items[0]], leads, now)
         made: dict[int, int] = defaultdict(int)
         for content in fresh:
             if content.new and content.row is not None:
@@ -192,17 +225,10 @@ def _matched(contents: list[_Content]) -> dict[str, Rumor]:
     return rumors
 
 
-def _content_make(
-    content: _Content,
-    first: ReportItem,
-    rumor: Rumor | None,
-    fp: TextFingerprint | None,
-    keys: list[int],
-    leads: "_Leads",
-    now: datetime,
-) -> None:
+def _content_make(content: _Content, first: ReportItem, leads: "_Leads", now: datetime) -> None:
     """Create the content row (its screenshots stored) in the lead it belongs to; if another request made the
     same content meanwhile, take that one."""
+    rumor, fp, keys = content.rumor, content.fp, content.keys
     try:
         with transaction.atomic():
             cluster = _cluster_for(rumor, fp, keys, leads, first, now)
