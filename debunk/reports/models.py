@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from debunk.webhooks.models import OutboxMessage
 
@@ -166,7 +167,7 @@ class RumorReport(models.Model):
         PLATFORM = "platform", _("platform")
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", _("pending")
+        PENDING = "pending", pgettext_lazy("report outcome", "pending")
         DEBUNKED = "debunked", _("a published debunk applies")
         DRAFTED = "drafted", _("a debunk is being prepared")
         DISMISSED = "dismissed", _("dismissed")
