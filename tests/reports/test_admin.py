@@ -8,30 +8,16 @@ from django.utils import timezone
 
 from debunk.api.models import Platform
 from debunk.images.services import query_image
-from debunk.matching.services import reset_caches
 from debunk.reports import triage
 from debunk.reports.intake import ReportItem, reports_submit
 from debunk.reports.models import LeadCluster, ReportContent, ReporterMessage, ReportImage, RumorReport
 from debunk.stock.models import Rumor
-from labels.models import Category
 from tests.factories import UserFactory, publish_rumor
 from tests.reports.test_intake import LEAD, png
 
 QUEUE = "/admin/debunk/leadcluster/"
 OTHER = "网传某地发生八级地震，请大家不要出门，消息来自内部人员，千万不要外传，赶紧告诉家里人"
 MINOR = "网传某小学学生在校门口被陌生人带走，家长们注意接送孩子，已经有多名孩子失踪了，大家转发"
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    reset_caches()
-    yield
-    reset_caches()
-
-
-@pytest.fixture
-def category(db):
-    return Category.objects.get(code="livelihood")
 
 
 @pytest.fixture

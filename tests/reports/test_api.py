@@ -34,13 +34,6 @@ LEAD = "网传本市明天起所有小学停课两周，因为出现了一种新
 
 
 @pytest.fixture(autouse=True)
-def fresh_index():
-    reset_caches()
-    yield
-    reset_caches()
-
-
-@pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 

@@ -4,37 +4,17 @@ import copy
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from debunk.api.models import Platform
 from debunk.images.services import query_image
 from debunk.matching.services import reset_caches
 from debunk.reports.intake import ReportItem, reports_submit
 from debunk.reports.models import LeadCluster, ReportContent, ReporterMessage, ReportNotice, RumorReport
 from debunk.reports.receipts import receipt_verify
-from labels.models import Category
 from tests.factories import publish_rumor
 
 CLAIM = "紧急通知：某市自来水厂被污染，明天起全市停水三天，请大家赶紧囤水，转发给家人朋友！"
 LEAD = "网传本市明天起所有小学停课两周，因为出现了一种新的传染病，教育局已经下发文件，请家长做好准备"
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    reset_caches()
-    yield
-    reset_caches()
-
-
-@pytest.fixture
-def category(db):
-    return Category.objects.get(code="livelihood")
-
-
-@pytest.fixture
-def platform(db):
-    return Platform.objects.create(code="weibo", name="微博")
 
 
 def png(seed: int) -> bytes:

@@ -7,38 +7,18 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from debunk.api.models import Platform
 from debunk.core.models import AuditEvent
 from debunk.images.services import query_image
-from debunk.matching.services import reset_caches
 from debunk.reports import triage
 from debunk.reports.intake import ReportItem, reports_submit
 from debunk.reports.models import LeadCluster, ReporterMessage, ReportImage, ReportNotice, RumorReport
 from debunk.stock import debunks as debunk_services
 from debunk.stock import rumors as rumor_services
 from debunk.stock.models import Attachment, Rumor, RumorSource
-from labels.models import Category
 from tests.factories import make_rumor, publish_rumor
 from tests.reports.test_intake import LEAD, png
 
 OTHER = "网传某地发生八级地震，请大家不要出门，消息来自内部人员，千万不要外传，赶紧告诉家里人"
-
-
-@pytest.fixture(autouse=True)
-def fresh_index():
-    reset_caches()
-    yield
-    reset_caches()
-
-
-@pytest.fixture
-def category(db):
-    return Category.objects.get(code="livelihood")
-
-
-@pytest.fixture
-def platform(db):
-    return Platform.objects.create(code="weibo", name="微博")
 
 
 @pytest.fixture
