@@ -19,6 +19,7 @@ app.autodiscover_tasks(
         "debunk.images",
         "debunk.semantic",
         "debunk.reports",
+        "debunk.warning",
         "search",
     ]
 )

@@ -32,9 +32,13 @@ from debunk.sanctions.models import (
 from debunk.semantic.models import ClaimEmbedding
 from debunk.stock.models import Attachment, Debunk, DebunkSource, ReviewItem, Rumor, RumorSource, RumorVariant
 from debunk.tracing.models import FirstPoster, Trace
+from debunk.warning.models import Alert, AlertNotice, AlertSubscription, InterceptionCount, PostMatchNotice
 from debunk.webhooks.models import WebhookEndpoint
 
 __all__ = [
+    "Alert",
+    "AlertNotice",
+    "AlertSubscription",
     "AllowListEntry",
     "ApiKey",
     "ApiRequestLog",
@@ -52,6 +56,7 @@ __all__ = [
     "ImageFingerprint",
     "IndexChange",
     "Interaction",
+    "InterceptionCount",
     "LeadCluster",
     "LeadKey",
     "Match",
@@ -62,6 +67,7 @@ __all__ = [
     "OrganizationMember",
     "Platform",
     "Post",
+    "PostMatchNotice",
     "QueuedTask",
     "Report",
     "ReportContent",
