@@ -30,6 +30,7 @@ PURE_CORES = [
     "debunk.images.decision",
     "debunk.reports.signing",
     "debunk.reports.package",
+    "debunk.warning.detector",
     "debunk.semantic.embedder",
     "debunk.semantic.index",
     "search.fusion",
