@@ -161,6 +161,8 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-report-notices": {"task": "debunk.tasks.deliver_report_notices", "schedule": 30.0},
     "send-reporter-messages": {"task": "debunk.tasks.send_reporter_messages", "schedule": 300.0},
     "purge-match-jobs": {"task": "debunk.tasks.purge_match_jobs", "schedule": 3600.0},
+    "scan-alerts": {"task": "debunk.tasks.alerts_scan", "schedule": crontab(minute=1)},
+    "deliver-alert-notices": {"task": "debunk.tasks.deliver_alert_notices", "schedule": 30.0},
     "publish-weekly-report": {
         "task": "debunk.tasks.publish_report",
         "schedule": crontab(minute=0, hour=1, day_of_week="mon"),
@@ -273,6 +275,13 @@ WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 1000)  # corrections per webhook delive
 WEBHOOK_TIMEOUT_SECONDS = float(env_str("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_RETRY_HOURS = float(env_str("WEBHOOK_RETRY_HOURS", "72"))  # then the delivery is dead-lettered
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)  # loopback/private endpoint hosts (demos, tests)
+# Surge and resurgence alerts (debunk/warning/alerts.py), scanned hourly; the detector's other parameters are the
+# defaults eval_warning chose (debunk/warning/detector.py Params).
+WARNING_ALERT_P_MAX = float(env_str("WARNING_ALERT_P_MAX", "1e-4"))  # Poisson p-value below which an hour surges
+WARNING_ALERT_MIN_COUNT = env_int("WARNING_ALERT_MIN_COUNT", 4)  # and at least this many in the hour
+WARNING_ALERT_QUIET_DAYS = float(env_str("WARNING_ALERT_QUIET_DAYS", "30"))  # no hit this long, then hits: resurgence
+WARNING_ALERT_HISTORY_HOURS = env_int("WARNING_ALERT_HISTORY_HOURS", 168)  # hours of history behind the baseline
+WARNING_ALERT_CLOSE_HOURS = env_int("WARNING_ALERT_CLOSE_HOURS", 24)  # an alert without a surge this long is closed
 
 # Tracing: clock difference between platforms tolerated when ordering origins (seconds).
 TRACING_CLOCK_SKEW_SECONDS = env_int("TRACING_CLOCK_SKEW_SECONDS", 300)

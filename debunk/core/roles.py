@@ -25,6 +25,7 @@ _FACT_CHECKER = (
     + [("debunk", "recommend_sanction"), ("debunk", "view_report")]
     + [("debunk", f"view_{model}") for model in ["leadcluster", "rumorreport", "reportcontent", "reportimage"]]
     + [("debunk", "triage_lead")]
+    + [("debunk", "view_alert")]
 )
 _MCN_EDIT = [
     ("debunk", f"{verb}_{model}") for model in ["organization", "organizationmember"] for verb in ("add", "change")
@@ -46,6 +47,7 @@ _REVIEWER = (
     ]
     + [("debunk", "request_verification"), ("debunk", "view_verificationrequest")]
     + [("debunk", "hand_over"), ("debunk", "view_handover")]
+    + [("debunk", "acknowledge_alert"), ("debunk", "view_alertnotice")]
 )
 _ADMINISTRATOR = (
     _REVIEWER
@@ -59,6 +61,7 @@ _ADMINISTRATOR = (
     + [("debunk", "export_ledger"), ("debunk", "add_report")]
     + [("debunk", "view_reportnotice"), ("debunk", "view_reportermessage")]
     + [("auth", f"{verb}_{model}") for model in ["user", "group"] for verb in ("view", "add", "change", "delete")]
+    + [("debunk", f"{verb}_alertsubscription") for verb in ("view", "add", "change", "delete")]
 )
 _VERIFIER = [("debunk", "view_verificationrequest"), ("debunk", "answer_verification")]
 ROLE_PERMISSIONS = {
