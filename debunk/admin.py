@@ -10,4 +10,5 @@ import debunk.reports.admin_handover
 import debunk.sanctions.admin
 import debunk.stock.admin
 import debunk.tracing.admin
+import debunk.warning.admin
 import debunk.webhooks.admin  # noqa: F401

@@ -35,7 +35,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from debunk.core.audit import audit_record
+from debunk.core.audit import audit_record, diff, removal, snapshot
 from debunk.core.outbox import enqueue
 from debunk.core.roles import REVIEWER, require_perm, system_user
 from debunk.corrections.models import Exposure
@@ -340,6 +340,30 @@ def _close(alert: Alert, *, by: Any, reason: str) -> Alert:
             actor=by, action="alert.close", target=alert, changes={"status": [before, alert.status]}, reason=reason
         )
     return alert
+
+
+def subscription_save(subscription: AlertSubscription, by: Any) -> AlertSubscription:
+    """Add or change a subscription (a platform or a staff account), validated and audited."""
+    require_perm(by, "debunk.change_alertsubscription" if subscription.pk else "debunk.add_alertsubscription")
+    before = snapshot(AlertSubscription.objects.get(pk=subscription.pk)) if subscription.pk else {}
+    with transaction.atomic():
+        subscription.full_clean()
+        subscription.save()
+        audit_record(
+            actor=by,
+            action="alert.subscription.change" if before else "alert.subscription.add",
+            target=subscription,
+            changes=diff(before, snapshot(subscription)),
+        )
+    return subscription
+
+
+def subscription_delete(subscription: AlertSubscription, by: Any) -> None:
+    """Remove a subscription (audited)."""
+    require_perm(by, "debunk.delete_alertsubscription")
+    with transaction.atomic():
+        audit_record(actor=by, action="alert.subscription.delete", target=subscription, changes=removal(subscription))
+        subscription.delete()
 
 
 # --- telling subscribers -------------------------------------------------------------------------------------------
