@@ -16,7 +16,7 @@ from debunk.stock.models import Rumor
 from debunk.warning import alerts as svc
 from debunk.warning.models import Alert, AlertNotice, AlertSubscription, InterceptionCount
 from labels.models import Category
-from tests.factories import UserFactory, publish_rumor
+from tests.factories import publish_rumor
 
 NOW = timezone.now().replace(minute=5, second=0, microsecond=0)
 CURRENT = NOW - timedelta(hours=1, minutes=5)  # the last complete hour
