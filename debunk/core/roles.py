@@ -25,6 +25,7 @@ _FACT_CHECKER = (
     + [("debunk", "recommend_sanction"), ("debunk", "view_report")]
     + [("debunk", f"view_{model}") for model in ["leadcluster", "rumorreport", "reportcontent", "reportimage"]]
     + [("debunk", "triage_lead")]
+    + [("debunk", f"view_{model}") for model in ["alert", "interceptioncount"]]  # the dashboard's panels
 )
 _MCN_EDIT = [
     ("debunk", f"{verb}_{model}") for model in ["organization", "organizationmember"] for verb in ("add", "change")

@@ -87,7 +87,7 @@ def chart_svg(chart: Any) -> SafeString:
     """The chart as inline SVG markup, without pygal's scripts (the page runs none). pygal builds the SVG as an
     element tree, so every label and title is escaped XML text; the scripts are its own config and tooltips."""
     svg = chart.render(is_unicode=True)
-    return mark_safe(_SCRIPT.sub("", svg))  # noqa: S308 - pygal's element tree output, labels escaped, scripts removed
+    return mark_safe(_SCRIPT.sub("", svg))
 
 
 def _chart(kind: type, **options: Any) -> Any:
@@ -220,9 +220,7 @@ def top_intercepted_panel(today: Any) -> dict[str, Any]:
     )
     platforms: dict[int, dict[str, Any]] = {}
     for row in rows:
-        platform = platforms.setdefault(
-            row["platform_id"], {"name": row["platform__name"], "total": 0, "rumors": []}
-        )
+        platform = platforms.setdefault(row["platform_id"], {"name": row["platform__name"], "total": 0, "rumors": []})
         platform["total"] += row["total"]
         platform["rumors"].append(
             {
@@ -266,14 +264,14 @@ def trend_panel(today: Any) -> dict[str, Any]:
     actions = [(code, label) for code, label in ACTIONS] + sorted(
         {(action, action) for _day, action in per if action not in known}
     )
-    series = [(str(label), [per.get((day, code), 0) for day in days]) for code, label in actions]
-    series = [(label, values) for label, values in series if any(values)]
+    series = [(code, str(label), [per.get((day, code), 0) for day in days]) for code, label in actions]
+    series = [(code, label, values) for code, label, values in series if any(values)]
     chart = _chart(pygal.Line, width=560, height=220, dots_size=2.5, x_label_rotation=0, show_minor_x_labels=False)
     chart.x_labels = [day.strftime("%m-%d") for day in days]
     chart.x_labels_major = chart.x_labels[::2]
-    for label, values in series:
+    for _code, label, values in series:
         chart.add(label, values)
-    total = sum(sum(values) for _label, values in series)
+    total = sum(sum(values) for _code, _label, values in series)
     return {"chart": chart_svg(chart), "total": total, "series": series, "days": TREND_DAYS}
 
 
