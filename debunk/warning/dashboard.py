@@ -252,14 +252,13 @@ def top_intercepted_panel(today: Any) -> dict[str, Any]:
 def trend_panel(today: Any) -> dict[str, Any]:
     """Interceptions per day over the last 14 days, a line per action: one query."""
     days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
-    rows = (
-        _counts_since(_local_midnight(days[0]))
-        .annotate(day=TruncDate("start", tzinfo=timezone.get_current_timezone()))
-        .values("day", "action")
-        .annotate(total=Sum("count"))
-        .order_by()
-    )
-    per = {(row["day"], row["action"]): row["total"] for row in rows}
+    # Grouped by the period's start (at most 24 x 14 x actions rows), put into local days here: a date cast of every
+    # row in SQL costs a function call per row on SQLite.
+    rows = _counts_since(_local_midnight(days[0])).values("start", "action").annotate(total=Sum("count")).order_by()
+    per: dict[tuple[Any, str], int] = {}
+    for row in rows:
+        key = (timezone.localdate(row["start"]), row["action"])
+        per[key] = per.get(key, 0) + row["total"]
     known = {code for code, _label in ACTIONS}
     actions = [(code, label) for code, label in ACTIONS] + sorted(
         {(action, action) for _day, action in per if action not in known}
