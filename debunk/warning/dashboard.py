@@ -15,6 +15,7 @@ every user text (rumor claims) goes in as a label, which pygal escapes as XML te
 """
 
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from pygal.style import Style
 
 from debunk.corrections.models import Correction, Exposure
@@ -109,6 +110,24 @@ def _chart(kind: type, **options: Any) -> Any:
     return kind(**{**defaults, **options})
 
 
+def _wide_margin(labels: list[str], font_size: int) -> float:
+    """The room pygal's label width estimate (0.6 em a character) misses for the longest label: Chinese characters
+    are full-width (1 em)."""
+    wide = [sum(unicodedata.east_asian_width(c) in "WF" for c in label) for label in labels]
+    return max(wide, default=0) * font_size * 0.35
+
+
+def _ticks(top: int) -> list[int]:
+    """Three or four round values from 0 to at least `top`, for a small chart's value axis."""
+    step = 1
+    while step * 3 < top:
+        for factor in (2, 2.5, 2):
+            step = int(step * factor)
+            if step * 3 >= top:
+                break
+    return [step * n for n in range(4) if n == 0 or step * (n - 1) < top]
+
+
 def _url(name: str, *args: Any) -> str | None:
     """The admin URL, or None when that admin page is not registered (a part not installed yet)."""
     try:
@@ -179,7 +198,7 @@ def alerts_panel() -> dict[str, Any]:
             "kind": alert.get_kind_display(),
             "resurgence": alert.kind == Alert.Kind.RESURGENCE,
             "open": alert.status == Alert.Status.OPEN,
-            "status": alert.get_status_display(),
+            "status": pgettext("alert status", "acknowledged") if alert.status == Alert.Status.ACKNOWLEDGED else "",
             "subject": _short(alert.rumor.claim if alert.rumor_id else alert.cluster.text),
             "subject_url": (
                 _url("admin:debunk_rumor_change", alert.rumor_id)
@@ -236,13 +255,15 @@ def top_intercepted_panel(today: Any) -> dict[str, Any]:
         rumors = platform["rumors"]
         chart = _chart(
             pygal.HorizontalBar,
-            width=360,
+            width=400,
             height=40 + 26 * len(rumors),
             show_legend=False,
             show_y_guides=False,
             show_x_guides=True,
-            margin_left=4,
+            margin_right=16,
+            margin_left=4 + _wide_margin([r["label"] for r in rumors], STYLE.label_font_size),
         )
+        chart.y_labels = _ticks(max(r["total"] for r in rumors))
         chart.x_labels = [r["label"] for r in reversed(rumors)]
         chart.add(platform["name"], [r["total"] for r in reversed(rumors)])
         platform["chart"] = chart_svg(chart)
@@ -265,7 +286,14 @@ def trend_panel(today: Any) -> dict[str, Any]:
     )
     series = [(code, str(label), [per.get((day, code), 0) for day in days]) for code, label in actions]
     series = [(code, label, values) for code, label, values in series if any(values)]
-    chart = _chart(pygal.Line, width=560, height=220, dots_size=2.5, x_label_rotation=0, show_minor_x_labels=False)
+    chart = _chart(
+        pygal.Line,
+        width=760,
+        height=230,
+        dots_size=2.5,
+        show_minor_x_labels=False,
+        legend_at_bottom_columns=max(1, len(series)),
+    )
     chart.x_labels = [day.strftime("%m-%d") for day in days]
     chart.x_labels_major = chart.x_labels[::2]
     for _code, label, values in series:
@@ -292,7 +320,7 @@ def corrections_panel(today: Any) -> dict[str, Any]:
         return {row["day"]: row["n"] for row in rows}
 
     sent, acknowledged = per_day("delivered_at"), per_day("acknowledged_at")
-    chart = _chart(pygal.Bar, width=380, height=200, x_label_rotation=0)
+    chart = _chart(pygal.Bar, width=380, height=210, legend_at_bottom_columns=2)
     chart.x_labels = [day.strftime("%m-%d") for day in days]
     chart.add(_("sent"), [sent.get(day, 0) for day in days])
     chart.add(_("acknowledged"), [acknowledged.get(day, 0) for day in days])
