@@ -52,6 +52,12 @@ class DebunkAdminSite(admin.AdminSite):
             context["admin_section"] = section
         return context
 
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The front page: the fact-checkers' dashboard (debunk.warning.dashboard), the sections below it."""
+        from debunk.warning.dashboard import dashboard
+
+        return super().index(request, {"dashboard": dashboard(request), **(extra_context or {})})
+
     def _model_of_page(self, request: HttpRequest) -> type | None:
         """The registered model whose admin page this is, from the URL's name (`<app>_<model>_<view>`, the
         ModelAdmins' own views and the ones they add alike)."""

@@ -26,6 +26,7 @@ _FACT_CHECKER = (
     + [("debunk", f"view_{model}") for model in ["leadcluster", "rumorreport", "reportcontent", "reportimage"]]
     + [("debunk", "triage_lead")]
     + [("debunk", "view_alert")]
+    + [("debunk", "view_interceptioncount")]  # the dashboard's panels
 )
 _MCN_EDIT = [
     ("debunk", f"{verb}_{model}") for model in ["organization", "organizationmember"] for verb in ("add", "change")
