@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 SECTIONS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("stock", _("Stock and review"), ("stock",)),
     ("reports", _("Reports and leads"), ("reports",)),
+    ("warning", _("Early warning"), ("warning",)),
     ("matches", _("Matches"), ("matching", "images")),
     ("corrections", _("Corrections"), ("corrections",)),
     ("sanctions", _("Tracing and sanctions"), ("tracing", "sanctions")),

@@ -16,9 +16,10 @@ def test_admin_index_lists_the_parts_as_sections(client, superuser):
     client.force_login(superuser)
     page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     captions = re.findall(r'<caption>\s*<a[^>]*class="section"[^>]*>([^<]+)</a>', page)
-    assert captions[:7] == [
+    assert captions[:8] == [
         "Stock and review",
         "Reports and leads",
+        "Early warning",
         "Matches",
         "Corrections",
         "Tracing and sanctions",
@@ -30,6 +31,7 @@ def test_admin_index_lists_the_parts_as_sections(client, superuser):
     assert "/admin/debunk/sanction/" in sections["Tracing and sanctions"]
     assert "/admin/debunk/apikey/" in sections["Platforms and keys"]
     assert "/admin/debunk/auditevent/" in sections["Audit"]
+    assert "/admin/debunk/alert/" in sections["Early warning"]
     assert "/admin/debunk/rumor/" in sections["Stock and review"]
     assert "/admin/debunk/correction/" not in sections["Stock and review"]
 
