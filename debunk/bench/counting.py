@@ -7,7 +7,11 @@ to each in alternated rounds (on then off, off then on, …: drift and other pro
 round SECONDS long with THREADS clients; the figures are the medians:
 
 - `counting_on_posts_per_s`, `counting_off_posts_per_s`;
-- `counting_cost`: 1 - on / off (negative: within the noise of the machine);
+- `counting_cost`: 1 - on / off, the median over rounds of each round's pair (adjacent measurements, so a burst of
+  another process that spans a pair cancels out); negative or small: within the noise of the machine;
+- `counting_us_per_answer`: what `count_answers` itself takes per answer of a batch of 100 (68 matched, one rumor
+  each), in this process (the dict and the lock; no flush: the measured counts are dropped after), the part of the
+  cost the noise of the HTTP figures cannot resolve;
 - `counting_answers_flushed`: answers the counting server's workers had written to InterceptionCount when the
   rounds ended (the rest was still in their memory, written at their exit): the counting was really on.
 """
@@ -21,7 +25,7 @@ from django.conf import settings
 
 from debunk.bench import http_match as hm
 
-ROUNDS = 6
+ROUNDS = 10
 
 
 def _start(env: dict[str, str], port: int, log) -> subprocess.Popen:
@@ -84,12 +88,42 @@ def counting_figures(served: "hm.Served", queries: list[str], say: Callable[[str
         hm._stop(server)
         log.close()
     on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    cost = statistics.median(1 - a / b for a, b in zip(rates["on"], rates["off"], strict=True))
     flushed = _flushed(served.env)
     say(f"counting: on {on:.1f} posts/s, off {off:.1f} posts/s; {flushed} answers already flushed")
     return {
         "counting_on_posts_per_s": round(on, 1),
         "counting_off_posts_per_s": round(off, 1),
-        "counting_cost": round(1 - on / off, 4),
+        "counting_cost": round(cost, 4),
+        "counting_us_per_answer": in_process_us_per_answer(),
         "counting_answers_flushed": flushed,
         "counting_errors": errors,
     }
+
+
+def in_process_us_per_answer(rounds: int = 2000) -> float:
+    """Microseconds `count_answers` takes per answer, on batches of 100 answers of which 68 matched a rumor (as the
+    HTTP benchmark's batches), flushes kept away (WARNING_FLUSH_SECONDS very long; the counts are dropped after:
+    nothing is written to the developer's database)."""
+    import time
+    from types import SimpleNamespace
+
+    from django.test import override_settings
+
+    from debunk.warning import counting
+
+    requests = [SimpleNamespace(ocr_text=None) for _ in range(100)]
+    decisions = [
+        [SimpleNamespace(rumor=SimpleNamespace(pk=1 + (k * 37) % 500), action="block", via="text")] if k < 68 else []
+        for k in range(100)
+    ]
+    with override_settings(WARNING_COUNTING=True, WARNING_FLUSH_SECONDS=1e12):
+        counting.reset()
+        try:
+            started = time.perf_counter()
+            for _ in range(rounds):
+                counting.count_answers(platform_id=1, requests=requests, decisions=decisions)
+            seconds = time.perf_counter() - started
+        finally:
+            counting.reset()
+    return round(seconds / (rounds * len(requests)) * 1e6, 3)
