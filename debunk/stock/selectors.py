@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from debunk.stock.models import Debunk, Rumor
@@ -64,11 +64,15 @@ def spreading_rumors(*, days: int = 7, limit: int = 5) -> QuerySet[Rumor]:
     """Live rumors that platforms' posts matched most in the last `days` days: the interception counts of every
     match answer (debunk.warning.counting), automatic blocks and labels included. Suspected matches (counted as
     `review`) are left out: a suspicion a reviewer may still reject never makes a rumor "spreading"."""
+    from debunk.matching.decisions import ACTION_RANK
+
     since = timezone.now() - timedelta(days=days)
-    recent = Q(interception_counts__start__gte=since) & ~Q(interception_counts__action="review")
+    hits = [action for action in ACTION_RANK if action != "review"]
     return (
         public_rumors()
-        .annotate(recent_matches=Sum("interception_counts__count", filter=recent))
+        # filter() before annotate(): the join holds only the window's rows (an index range), not every count
+        .filter(interception_counts__start__gte=since, interception_counts__action__in=hits)
+        .annotate(recent_matches=Sum("interception_counts__count"))
         .filter(recent_matches__gt=0)
         .order_by("-recent_matches", "-published_at")[:limit]
     )

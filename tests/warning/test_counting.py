@@ -297,3 +297,10 @@ def test_public_spreading_rumors_use_the_counts_automatic_hits_included(water, v
     spreading = list(stock_selectors.spreading_rumors(days=7))
     assert [(r.pk, r.recent_matches) for r in spreading] == [(vaccine.pk, 5), (water.pk, 2)]
     assert list(stock_selectors.spreading_rumors(days=7, limit=1)) == [vaccine]
+
+
+def test_the_benchmarks_in_process_measure_writes_nothing(db):
+    from debunk.bench.counting import in_process_us_per_answer
+
+    assert in_process_us_per_answer(rounds=20) > 0
+    assert counting.pending() == {} and not InterceptionCount.objects.exists()
