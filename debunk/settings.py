@@ -163,6 +163,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-match-jobs": {"task": "debunk.tasks.purge_match_jobs", "schedule": 3600.0},
     "scan-alerts": {"task": "debunk.tasks.alerts_scan", "schedule": crontab(minute=1)},
     "deliver-alert-notices": {"task": "debunk.tasks.deliver_alert_notices", "schedule": 30.0},
+    "rollup-interception-counts": {"task": "debunk.tasks.rollup_interception_counts", "schedule": 3600.0},
     "publish-weekly-report": {
         "task": "debunk.tasks.publish_report",
         "schedule": crontab(minute=0, hour=1, day_of_week="mon"),
@@ -267,6 +268,13 @@ REPORT_TEXT_MAX_CHARS = env_int("REPORT_TEXT_MAX_CHARS", 5000)
 REPORT_CLUSTER_MIN_JACCARD = float(env_str("REPORT_CLUSTER_MIN_JACCARD", "0.5"))  # near enough to join a lead
 REPORT_MINOR_DEADLINE_HOURS = env_int("REPORT_MINOR_DEADLINE_HOURS", 2)  # a lead involving a minor: at most this
 REPORT_MAIL_MAX_ATTEMPTS = env_int("REPORT_MAIL_MAX_ATTEMPTS", 5)  # e-mails to a reporter, then failed
+# Early warning (debunk/warning): every match answer counted per rumor, platform, action and hour, in each
+# process's memory, added to the database every WARNING_FLUSH_SECONDS (and at exit); hour rows older than
+# WARNING_HOURLY_DAYS are summed into day rows, day rows older than WARNING_DAILY_DAYS deleted (hourly beat).
+WARNING_COUNTING = env_bool("WARNING_COUNTING", True)
+WARNING_FLUSH_SECONDS = float(env_str("WARNING_FLUSH_SECONDS", "10"))
+WARNING_HOURLY_DAYS = env_int("WARNING_HOURLY_DAYS", 14)
+WARNING_DAILY_DAYS = env_int("WARNING_DAILY_DAYS", 400)
 CORRECTIONS_RETENTION_DAYS = env_int("CORRECTIONS_RETENTION_DAYS", 90)  # posts' exposures, then purged
 CORRECTIONS_DAILY_CAP = env_int("CORRECTIONS_DAILY_CAP", 3)  # corrections per user and platform per day
 CORRECTIONS_RESCAN_DAYS = env_int("CORRECTIONS_RESCAN_DAYS", 30)  # archive re-scanned when a rumor is published

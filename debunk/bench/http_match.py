@@ -230,9 +230,11 @@ def http_figures(
     *,
     backend: str = "sqlite",
     claims: bool = True,
+    counting: bool = True,
 ) -> dict:
     """Serve the stock with gunicorn and measure the three endpoints; see the module docstring. `claims`: the claim
-    tier on (CLAIM_MATCHING, as by default) or off in the server."""
+    tier on (CLAIM_MATCHING, as by default) or off in the server. `counting`: also the cost of the interception
+    counts (debunk.bench.counting), on the same server against a second one with counting off."""
     if not queries:
         raise ValueError("the HTTP benchmark needs queries")
     with serve(stock, say, backend=backend, claims=claims) as served:
@@ -291,7 +293,13 @@ def http_figures(
                 say(f"http:   {sample}")
             for line in _log_tail(served.log).splitlines()[-20:]:
                 say(f"http: gunicorn: {line}")
+        counted: dict = {}
+        if counting:
+            from debunk.bench.counting import counting_figures
+
+            counted = counting_figures(served, queries, say)
         return {
+            **counted,
             "http_floor_req_per_s": round(median["floor"], 1),
             "http_single_posts_per_s": round(median["single"], 1),
             "http_batch_posts_per_s": round(median["batch"], 1),
@@ -380,6 +388,7 @@ def _environment(tmp: Path) -> dict[str, str]:
             "CELERY_BROKER_URL": "",
             "ELASTICSEARCH_URL": "",
             "MEDIA_ROOT": str(tmp / "media"),
+            "WARNING_COUNTING": "1",  # as by default (bench_match's counting figures start a second server without)
             "STATIC_ROOT": str(tmp / "static"),
         }
     )

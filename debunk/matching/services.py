@@ -32,6 +32,7 @@ from debunk.public.cards import public_url, rumor_card
 from debunk.semantic.services import suggest_later
 from debunk.stock.models import Debunk, Rumor
 from debunk.stock.selectors import public_rumors
+from debunk.warning.counting import count_answers
 from labels.models import VerdictLabel
 from search.services import search_cards
 
@@ -173,6 +174,8 @@ def match_many(
     took = round((time.perf_counter() - started) * 1000, 3)
     for result in results:
         result["took_ms"] = took
+    # counted once the answers are built (a flush, when due, runs here: after the match, before the response)
+    count_answers(platform_id=platform.pk if platform else None, requests=requests, decisions=done.decisions)
     return results
 
 

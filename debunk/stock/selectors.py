@@ -2,10 +2,9 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
-from debunk.matching.models import Match
 from debunk.stock.models import Debunk, Rumor
 from labels.models import Category
 from labels.selectors import category_subtree_ids
@@ -62,12 +61,18 @@ def columns() -> list[tuple[Category, int]]:
 
 
 def spreading_rumors(*, days: int = 7, limit: int = 5) -> QuerySet[Rumor]:
-    """Live rumors that posts matched most in the last `days` days (rejected suspicions left out)."""
+    """Live rumors that platforms' posts matched most in the last `days` days: the interception counts of every
+    match answer (debunk.warning.counting), automatic blocks and labels included. Suspected matches (counted as
+    `review`) are left out: a suspicion a reviewer may still reject never makes a rumor "spreading"."""
+    from debunk.matching.decisions import ACTION_RANK
+
     since = timezone.now() - timedelta(days=days)
-    recent = Q(matches__created_at__gte=since) & ~Q(matches__status=Match.Status.REJECTED)
+    hits = [action for action in ACTION_RANK if action != "review"]
     return (
         public_rumors()
-        .annotate(recent_matches=Count("matches", filter=recent))
+        # filter() before annotate(): the join holds only the window's rows (an index range), not every count
+        .filter(interception_counts__start__gte=since, interception_counts__action__in=hits)
+        .annotate(recent_matches=Sum("interception_counts__count"))
         .filter(recent_matches__gt=0)
         .order_by("-recent_matches", "-published_at")[:limit]
     )

@@ -6,10 +6,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from debunk.api.models import Platform
-from debunk.matching.models import Match, Post
 from debunk.stock import rumors as rumor_services
+from debunk.warning.models import InterceptionCount
 from tests.factories import make_rumor, publish_rumor
 
 WATER = "网传某市自来水厂被污染，全市停水三天，请大家赶紧囤水"
@@ -43,9 +44,8 @@ def vaccine(checker, reviewer, django_capture_on_commit_callbacks):
 
 def test_home_lists_latest_debunks_and_spreading_rumors(client, water, vaccine):
     platform = Platform.objects.create(code="weibo", name="Weibo")
-    for i in range(3):
-        post = Post.objects.create(platform=platform, platform_post_id=str(i), text=VACCINE)
-        Match.objects.create(post=post, rumor=vaccine, similarity=0.9, containment=0.9, status=Match.Status.AUTO)
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    InterceptionCount.objects.create(rumor=vaccine, platform=platform, action="block", start=hour, count=3)
     response = client.get("/")
     assert response.status_code == 200
     html = response.content.decode()

@@ -39,6 +39,12 @@ class Command(FiguresCommand):
             "pg_http_* figures). Default: sqlite.",
         )
         parser.add_argument(
+            "--no-counting",
+            action="store_true",
+            help="Skip the interception counts' cost (counting_* figures: HTTP batch rounds against a second server "
+            "with WARNING_COUNTING=0).",
+        )
+        parser.add_argument(
             "--no-baseline",
             action="store_true",
             help="Skip datasketch (speed and memory): at 1,000,000 fingerprints its LSH, measured under tracemalloc, "
@@ -133,6 +139,7 @@ class Command(FiguresCommand):
                     say=lambda m, s=stack: self.say(f"[{s}] {m}"),
                     backend=stack,
                     claims=not opts["no_claims"],
+                    counting=not opts["no_counting"],
                 )
                 figures.update({f"{prefix}{k}": v for k, v in measured.items()})
         self.print_figures(figures)
