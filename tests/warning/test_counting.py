@@ -13,7 +13,7 @@ from debunk.core.roles import FACT_CHECKER, REVIEWER
 from debunk.images.services import query_image
 from debunk.matching.services import MatchRequest, match_many, reset_caches
 from debunk.stock import selectors as stock_selectors
-from debunk.warning import counting, selectors
+from debunk.warning import counting
 from debunk.warning.models import InterceptionCount
 from debunk.warning.tasks import rollup_interception_counts
 from labels.models import VerdictLabel
@@ -259,32 +259,6 @@ def test_the_beat_task_rolls_up(water, weibo):
         rumor=water, platform=weibo, action="block", start=timezone.now() - timedelta(days=30), count=1
     )
     assert rollup_interception_counts.delay().get()["hour_rows_folded"] == 1
-
-
-def test_selectors_totals_top_and_hourly_series(water, vaccine, weibo, douyin):
-    now = counting.hour_start(timezone.now())
-    make = InterceptionCount.objects.create
-    make(rumor=water, platform=weibo, action="block", start=now, count=5)
-    make(rumor=water, platform=weibo, action="review", start=now, count=1)
-    make(rumor=water, platform=weibo, action="block", start=now - timedelta(hours=2), count=2)
-    make(rumor=vaccine, platform=douyin, action="label", start=now - timedelta(hours=1), count=4)
-    make(rumor=vaccine, platform=weibo, action="label", start=now - timedelta(days=10), count=100)  # outside 7 days
-    since = now - timedelta(days=7)
-    assert selectors.interception_totals(since=since) == {water.pk: 8, vaccine.pk: 4}
-    assert selectors.interception_totals(since=since, platform=douyin) == {vaccine.pk: 4}
-    assert selectors.interception_totals(since=since, actions=["block", "label"]) == {water.pk: 7, vaccine.pk: 4}
-    assert selectors.interception_totals(since=since, until=now) == {water.pk: 2, vaccine.pk: 4}
-    top = selectors.top_intercepted(days=7, limit=1)
-    assert [(p.code, [(r.pk, n) for r, n in found]) for p, found in top.items()] == [
-        ("douyin", [(vaccine.pk, 4)]),
-        ("weibo", [(water.pk, 8)]),
-    ]
-    series = selectors.hourly_counts(
-        [water.pk, vaccine.pk, 999999], since=now - timedelta(hours=3), until=now + timedelta(hours=1)
-    )
-    assert series == {water.pk: [0, 2, 0, 6], vaccine.pk: [0, 0, 4, 0], 999999: [0, 0, 0, 0]}
-    daily = selectors.daily_counts(days=14)
-    assert len(daily) == 14 and sum(sum(d.values()) for _, d in daily) == 112
 
 
 def test_public_spreading_rumors_use_the_counts_automatic_hits_included(water, vaccine, weibo):
