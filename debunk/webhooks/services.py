@@ -57,6 +57,7 @@ OUTBOX_KINDS = [
     "debunk.sanctions.services.NOTICES",
     "debunk.images.jobs.NOTICES",
     "debunk.reports.notices.NOTICES",
+    "debunk.warning.post_notices.NOTICES",
 ]
 
 
