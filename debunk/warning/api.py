@@ -16,13 +16,13 @@ from debunk.warning.models import PostMatchNotice
 from debunk.warning.post_notices import EVENTS, feed_item, notices_feed
 
 
-class LabelOut(serializers.Serializer):
+class PostMatchLabelOut(serializers.Serializer):
     code = serializers.CharField(help_text="The verdict label's code, e.g. `false`.")
     text_zh = serializers.CharField()
     text_en = serializers.CharField()
 
 
-class DebunkOut(serializers.Serializer):
+class PostMatchDebunkOut(serializers.Serializer):
     title = serializers.CharField(help_text="The newest published debunk's title.")
     url = serializers.CharField(help_text="The rumor's public page.")
 
@@ -40,8 +40,8 @@ class PostMatchOut(serializers.Serializer):
     rumor_id = serializers.IntegerField()
     rumor_status = serializers.CharField(help_text="published; retracted or expired for `posts.unmatched`.")
     action = serializers.CharField(help_text="The action the rumor's verdict asks for (`block`, `label`, …).")
-    label = LabelOut()
-    debunk = DebunkOut(allow_null=True)
+    label = PostMatchLabelOut()
+    debunk = PostMatchDebunkOut(allow_null=True)
     platform_post_ids = serializers.ListField(
         child=serializers.CharField(),
         help_text="Your post ids (at most POST_MATCH_NOTICE_CHUNK, 1,000 by default, a notice: more make several).",
