@@ -164,6 +164,7 @@ CELERY_BEAT_SCHEDULE = {
     "scan-alerts": {"task": "debunk.tasks.alerts_scan", "schedule": crontab(minute=1)},
     "deliver-alert-notices": {"task": "debunk.tasks.deliver_alert_notices", "schedule": 30.0},
     "rollup-interception-counts": {"task": "debunk.tasks.rollup_interception_counts", "schedule": 3600.0},
+    "deliver-post-match-notices": {"task": "debunk.tasks.deliver_post_match_notices", "schedule": 30.0},
     "publish-weekly-report": {
         "task": "debunk.tasks.publish_report",
         "schedule": crontab(minute=0, hour=1, day_of_week="mon"),
@@ -279,6 +280,8 @@ CORRECTIONS_RETENTION_DAYS = env_int("CORRECTIONS_RETENTION_DAYS", 90)  # posts'
 CORRECTIONS_DAILY_CAP = env_int("CORRECTIONS_DAILY_CAP", 3)  # corrections per user and platform per day
 CORRECTIONS_RESCAN_DAYS = env_int("CORRECTIONS_RESCAN_DAYS", 30)  # archive re-scanned when a rumor is published
 CORRECTIONS_CHUNK = env_int("CORRECTIONS_CHUNK", 2000)  # users per fan-out transaction
+# posts.matched / posts.unmatched notices (debunk/warning/post_notices.py): platform post ids a notice, at most
+POST_MATCH_NOTICE_CHUNK = env_int("POST_MATCH_NOTICE_CHUNK", 1000)
 WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 1000)  # corrections per webhook delivery
 WEBHOOK_TIMEOUT_SECONDS = float(env_str("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_RETRY_HOURS = float(env_str("WEBHOOK_RETRY_HOURS", "72"))  # then the delivery is dead-lettered

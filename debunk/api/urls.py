@@ -11,6 +11,7 @@ from debunk.matching import api as match
 from debunk.public import api as public
 from debunk.reports import api as reports
 from debunk.sanctions import api as sanctions
+from debunk.warning import api as warning
 
 app_name = "api"
 
@@ -39,4 +40,5 @@ urlpatterns = [
     path("reports/key", reports.ReceiptKeyView.as_view(), name="reports-key"),
     path("reports/outcomes", reports.ReportOutcomesView.as_view(), name="reports-outcomes"),
     path("blacklist/identities", sanctions.BlacklistIdentitiesView.as_view(), name="blacklist-identities"),
+    path("posts/matches", warning.PostMatchFeedView.as_view(), name="posts-matches"),
 ]

@@ -236,7 +236,12 @@ def archive_rescan(*, rumor_id: int, days: int | None = None) -> list[int]:
     _rescan_images(rumor, archived, allowed, found)
     _rescan_texts_read(rumor, archived, allowed, found)
     pairs = [(post_id, d) for post_id, decisions in found.items() for d in merge_decisions(decisions)]
-    return matches_record(pairs).get(rumor.pk, [])
+    from debunk.warning.post_notices import posts_matched_notify  # warning builds on corrections
+
+    with transaction.atomic():  # the matches and the platforms' posts.matched notices commit together
+        newly = matches_record(pairs).get(rumor.pk, [])
+        posts_matched_notify(rumor=rumor, post_ids=newly)
+    return newly
 
 
 RESCAN_CHUNK = 20_000  # posts a step of the re-scan

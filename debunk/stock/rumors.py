@@ -155,6 +155,10 @@ def _transition(rumor: Rumor, *, by: Any, target: str, action: str, reason: str 
             reports_rumor_published(rumor, by)  # reports told "a debunk is being prepared" learn it is out
         elif target == S.RETRACTED:
             corrections.schedule_rumor_changed(rumor_id=rumor.pk, revision=event.pk)
+        if target in {S.RETRACTED, S.EXPIRED}:
+            from debunk.warning.post_notices import posts_unmatched_notify  # warning builds on the stock
+
+            posts_unmatched_notify(rumor=rumor)  # platforms lift the labels of the posts that matched it
     return rumor
 
 

@@ -58,6 +58,7 @@ OUTBOX_KINDS = [
     "debunk.images.jobs.NOTICES",
     "debunk.reports.notices.NOTICES",
     "debunk.warning.alerts.NOTICES",
+    "debunk.warning.post_notices.NOTICES",
 ]
 
 

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from schemathesis import checks
 from schemathesis.python import wsgi
 
+from debunk.corrections.archive import PostReport, posts_ingest
 from debunk.stock import rumors as svc
+from debunk.warning.post_notices import posts_matched_notify
 from debunk.wsgi import application
 from tests.api.conftest import make_key, make_platform
 from tests.factories import make_rumor
@@ -46,12 +48,17 @@ PATHS = [
     "/api/v1/reports/verify",
     "/api/v1/reports/key",
     "/api/v1/reports/outcomes",
+    "/api/v1/posts/matches",
 ]
 
 
 @pytest.fixture
-def raw_key(db) -> str:
-    return make_key(make_platform())[1]
+def raw_key(db, published) -> str:
+    platform = make_platform()
+    # one of its archived posts matches the rumor: a posts.matched notice in its feed, its items held to the schema
+    posts_ingest(platform=platform, reports=[PostReport("p1", CLAIM)])
+    posts_matched_notify(rumor=published, post_ids=list(platform.posts.values_list("pk", flat=True)))
+    return make_key(platform)[1]
 
 
 @pytest.fixture
