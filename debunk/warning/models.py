@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from debunk.webhooks.models import OutboxMessage
 
@@ -61,7 +62,7 @@ class Alert(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", _("open")
-        ACKNOWLEDGED = "acknowledged", _("acknowledged")
+        ACKNOWLEDGED = "acknowledged", pgettext_lazy("alert status", "acknowledged")
         CLOSED = "closed", _("closed")
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
