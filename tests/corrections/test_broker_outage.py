@@ -23,6 +23,7 @@ from debunk.corrections.archive import PostReport, posts_ingest
 from debunk.corrections.models import Correction, Exposure, WebhookDelivery
 from debunk.stock import rumors as rumor_services
 from debunk.stock.models import Rumor
+from debunk.warning.models import PostMatchNotice
 from debunk.webhooks.services import endpoint_create
 from tests.celery_worker import spawn_worker, stop_worker, wait_until
 from tests.corrections.delivery_fixtures import allow_private, receiver  # noqa: F401 (pytest fixtures)
@@ -99,7 +100,9 @@ def test_an_outage_during_a_publish_loses_nothing_and_sends_nothing_twice(
             assert wait_until(lambda: Correction.objects.filter(status=delivered).count() >= USERS, timeout=120), (
                 f"{Correction.objects.filter(status=delivered).count()} of {USERS} delivered; see {worker.log.name}"
             )
-            assert wait_until(lambda: len(receiver.received) >= USERS // BATCH + 1, timeout=30)
+            # the correction deliveries and the platform's `posts.matched` notice (its post now matches the rumor)
+            assert wait_until(lambda: len(receiver.received) >= USERS // BATCH + 2, timeout=30)
+            assert wait_until(lambda: PostMatchNotice.objects.filter(status="delivered").exists(), timeout=30)
             call_command("outbox_sweep", "--older-than", "0")  # nothing left to send again
             wait_until(lambda: False, timeout=2)  # a late duplicate would arrive meanwhile
         finally:
@@ -112,9 +115,12 @@ def test_an_outage_during_a_publish_loses_nothing_and_sends_nothing_twice(
     assert set(deliveries.values_list("status", flat=True)) == {WebhookDelivery.Status.DELIVERED}
     arrivals = receiver.received
     assert not any(entry["duplicate"] for entry in arrivals), "a webhook-id reached the sink twice"
-    message_ids = deliveries.values_list("message_id", flat=True)
+    notice = PostMatchNotice.objects.get()
+    assert (notice.event, notice.payload["platform_post_ids"]) == ("posts.matched", ["p1"])
+    message_ids = [*deliveries.values_list("message_id", flat=True), notice.message_id]
     assert Counter(entry["webhook_id"] for entry in arrivals) == Counter(message_ids)
-    sent = Counter(item["id"] for entry in arrivals for item in entry["payload"]["data"]["corrections"])
+    corrections = [entry for entry in arrivals if entry["webhook_id"] != notice.message_id]
+    sent = Counter(item["id"] for entry in corrections for item in entry["payload"]["data"]["corrections"])
     assert set(sent) == set(Correction.objects.values_list("pk", flat=True)) and set(sent.values()) == {1}
     with open(worker.log.name) as log:
         assert log.read().count(f"archive re-scan rumor={rumor.pk} ") == 1  # the publish's task ran once
